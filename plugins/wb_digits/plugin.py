@@ -1,0 +1,44 @@
+"""Hook implementations of the digits plugin: metadata only, no torch."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
+
+from wb_digits.params import TrainClassifierParams
+
+ZOO_ID = "digits-cnn"
+
+
+@hookimpl
+def workbench_register_tasks(registry) -> None:
+    registry.add_task(TaskSpec(
+        id="digits.train-classifier",
+        title="Train the digits classifier",
+        family=Family.DATA,
+        entry="wb_digits.train:run",
+        params=TrainClassifierParams,
+        description="Trains the zoo's small CNN on the digits world's in-distribution classes (0-5).",
+        backends=("torch-cuda", "torch-cpu"),
+        execution="worker",
+        outputs=("curves", "metrics"),
+    ))
+
+
+@hookimpl
+def workbench_register_sample_data(registry) -> None:
+    registry.add_sample(SampleSpec(
+        id="digits",
+        title="Digits world",
+        loader="wb_digits.world:load_digits_world",
+        description="scikit-learn's real 8x8 handwritten digits upscaled to 32x32: ID classes 0-5, near-OOD "
+                    "classes 6-9, far-OOD photo patches, noise and textures.",
+    ))
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    card = models_dir() / ZOO_ID / "card.json"
+    if card.is_file():
+        registry.add_model_card(ModelCard.model_validate(json.loads(card.read_text())))

@@ -1,0 +1,156 @@
+"""Devices and backends discovered at run time: torch CUDA/CPU and ONNX Runtime CUDA/CPU.
+
+Asking for CUDA where there is none is an error, never a silent fallback; ``auto`` picks CUDA when
+present and the CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+
+from workbench.core.specs import TaskSpec
+
+
+class DeviceError(RuntimeError):
+    """The requested backend or device is not available, or not supported by the task."""
+
+
+@functools.lru_cache(maxsize=1)
+def torch_cuda_devices() -> tuple[str, ...]:
+    try:
+        import torch
+    except ImportError:
+        return ()
+    if not torch.cuda.is_available():
+        return ()
+    return tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+
+
+@functools.lru_cache(maxsize=1)
+def onnx_cuda_usable() -> bool:
+    """True when ONNX Runtime can really open a session on CUDA (not merely lists the provider)."""
+    try:
+
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+    except ImportError:
+        return False
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    node = helper.make_node("Identity", ["x"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), sess_options=opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
+        )
+    except Exception:
+        return False
+    return "CUDAExecutionProvider" in session.get_providers()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run executes: ``engine`` (torch/onnx) and a torch-style ``device`` string."""
+
+    engine: str
+    device: str
+
+    @property
+    def backend(self) -> str:
+        return f"{self.engine}-{'cuda' if self.device.startswith('cuda') else 'cpu'}"
+
+
+def cuda_available(engine: str) -> bool:
+    return bool(torch_cuda_devices()) if engine == "torch" else onnx_cuda_usable()
+
+
+def resolve(spec: TaskSpec, backend: str = "auto", device: str = "auto") -> Placement:
+    """Choose engine and device for ``spec``. ``backend`` is auto/torch/onnx or a full name like onnx-cpu."""
+    if backend in ("torch-cuda", "torch-cpu", "onnx-cuda", "onnx-cpu"):
+        engine, _, dev = backend.partition("-")
+        if device not in ("auto", dev) and not device.startswith(dev):
+            raise DeviceError(f"--backend {backend} contradicts --device {device}")
+        device = dev if device == "auto" else device
+    elif backend in ("auto", "torch", "onnx"):
+        engine = spec.engines[0] if backend == "auto" else backend
+    else:
+        raise DeviceError(f"unknown backend {backend!r}; use auto, torch, onnx or one of torch-cuda, "
+                          "torch-cpu, onnx-cuda, onnx-cpu")
+    if engine not in spec.engines:
+        raise DeviceError(
+            f"task {spec.id!r} does not run on {engine} (it supports: {', '.join(spec.backends)})"
+            + (" - it needs gradients, so it runs on torch only" if engine == "onnx" else "")
+        )
+    if device == "auto":
+        want_cuda = f"{engine}-cuda" in spec.backends and cuda_available(engine)
+        device = "cuda" if want_cuda else "cpu"
+    if device.startswith("cuda"):
+        if not cuda_available(engine):
+            raise DeviceError(
+                f"CUDA was requested for {engine} but no usable CUDA device was found; "
+                "use --device cpu or --device auto"
+            )
+        if f"{engine}-cuda" not in spec.backends:
+            raise DeviceError(f"task {spec.id!r} does not support {engine}-cuda")
+    elif device != "cpu":
+        raise DeviceError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+    elif f"{engine}-cpu" not in spec.backends:
+        raise DeviceError(f"task {spec.id!r} does not support {engine}-cpu (it supports: {', '.join(spec.backends)})")
+    return Placement(engine=engine, device=device)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions recorded in every run.json (read from metadata, no imports)."""
+    names = ["alignment-workbench", "torch", "torchvision", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx",
+             "open-clip-torch", "diffusers", "open3d", "scikit-learn", "PySide6-Essentials", "pydantic"]
+    return {n: v for n in names if (v := _version(n))}
+
+
+def describe() -> dict[str, object]:
+    """Everything ``workbench info`` prints: platform, versions, torch and ONNX Runtime devices."""
+    info: dict[str, object] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+    }
+    try:
+        import torch
+
+        info["torch"] = {
+            "version": torch.__version__,
+            "cuda_build": torch.version.cuda,
+            "cuda_devices": list(torch_cuda_devices()),
+            "threads": torch.get_num_threads(),
+        }
+    except ImportError as exc:
+        info["torch"] = {"error": str(exc)}
+    try:
+        import onnxruntime as ort
+
+        info["onnxruntime"] = {
+            "version": ort.__version__,
+            "providers_built": ort.get_available_providers(),
+            "cuda_usable": onnx_cuda_usable(),
+        }
+    except ImportError as exc:
+        info["onnxruntime"] = {"error": str(exc)}
+    return info

@@ -1,0 +1,162 @@
+"""Plugin discovery: each entry point is loaded and registered on its own, failures are kept, not raised.
+
+pluggy's ``load_setuptools_entrypoints`` aborts on the first broken plugin; this loop isolates each one
+so a broken plugin is listed as failed with its traceback while the others work.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Literal
+
+import pluggy
+
+from workbench.core import hookspecs
+from workbench.core.registry import Registry
+
+ENTRY_POINT_GROUP = "workbench.plugins"
+HOST_PLUGINS = ("workbench.render.plugin",)
+HOOK_NAMES = tuple(n for n in dir(hookspecs) if n.startswith("workbench_"))
+
+
+@dataclass
+class PluginInfo:
+    """One plugin's status as shown by ``workbench plugins`` and greyed out in the GUI when failed."""
+
+    name: str
+    module: str
+    version: str = ""
+    status: Literal["loaded", "failed", "disabled"] = "loaded"
+    error: str = ""
+    traceback: str = ""
+    tasks: list[str] = field(default_factory=list)
+
+
+def _split_env(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _env_extra() -> dict[str, str]:
+    """``WORKBENCH_EXTRA_PLUGINS=name=module,...``: plugins loaded without an installed entry point.
+
+    Worker subprocesses inherit it, so a development plugin runs there too.
+    """
+    pairs = [p.partition("=") for p in os.environ.get("WORKBENCH_EXTRA_PLUGINS", "").split(",") if p.strip()]
+    return {name.strip(): module.strip() for name, _, module in pairs}
+
+
+def _config_lists() -> tuple[set[str] | None, set[str]]:
+    """Allow/deny lists from ``$WORKBENCH_CONFIG`` (YAML ``plugins: {allow: [...], deny: [...]}``) and env."""
+    allow: set[str] | None = None
+    deny: set[str] = set()
+    cfg_path = os.environ.get("WORKBENCH_CONFIG")
+    if cfg_path and Path(cfg_path).is_file():
+        import yaml
+
+        data = yaml.safe_load(Path(cfg_path).read_text()) or {}
+        plugins = data.get("plugins") or {}
+        if plugins.get("allow") is not None:
+            allow = set(plugins["allow"])
+        deny |= set(plugins.get("deny") or [])
+    env_allow = _split_env("WORKBENCH_PLUGINS_ALLOW")
+    if env_allow is not None:
+        allow = env_allow
+    deny |= _split_env("WORKBENCH_PLUGINS_DENY") or set()
+    return allow, deny
+
+
+class PluginHost:
+    """Loads plugins one by one into a pluggy manager and a :class:`Registry`."""
+
+    def __init__(
+        self,
+        *,
+        discover: bool = True,
+        extra: dict[str, str | ModuleType] | None = None,
+        allow: set[str] | None = None,
+        deny: set[str] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self.plugins: dict[str, PluginInfo] = {}
+        cfg_allow, cfg_deny = _config_lists()
+        self._allow = allow if allow is not None else cfg_allow
+        self._deny = (deny or set()) | cfg_deny
+        for module in HOST_PLUGINS:
+            self._load("host", module, version="", builtin=True)
+        if discover:
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                version = ep.dist.version if ep.dist else ""
+                self._load(ep.name, ep, version=version)
+        for name, target in {**_env_extra(), **(extra or {})}.items():
+            self._load(name, target, version="")
+
+    def _load(self, name: str, target, *, version: str, builtin: bool = False) -> None:
+        module_name = getattr(target, "value", None) or getattr(target, "__name__", None) or str(target)
+        info = PluginInfo(name=name, module=module_name, version=version)
+        self.plugins[name] = info
+        if not builtin and (name in self._deny or (self._allow is not None and name not in self._allow)):
+            info.status = "disabled"
+            return
+        try:
+            if isinstance(target, ModuleType):
+                module = target
+            elif isinstance(target, str):
+                module = import_module(target)
+            else:
+                module = target.load()
+            self.pm.register(module, name=name)
+            self._call_hooks(name)
+        except Exception as exc:  # one plugin must never break the others
+            if self.pm.get_plugin(name) is not None:
+                self.pm.unregister(name=name)
+            self.registry.drop_plugin(name)
+            info.status = "failed"
+            info.error = f"{type(exc).__name__}: {exc}"
+            info.traceback = traceback.format_exc()
+            return
+        info.tasks = sorted(t.id for t in self.registry.tasks.values() if t.plugin == name)
+
+    def _call_hooks(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        unknown = [
+            attr for attr in dir(plugin) if attr.startswith("workbench_") and attr not in HOOK_NAMES
+        ]
+        if unknown:
+            raise pluggy.PluginValidationError(plugin, f"unknown hook(s) {unknown}; known: {list(HOOK_NAMES)}")
+        self.registry.current_plugin = name
+        try:
+            for hook_name in HOOK_NAMES:
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin_name == name:
+                        impl.function(registry=self.registry)
+        finally:
+            self.registry.current_plugin = ""
+
+    def failed(self) -> list[PluginInfo]:
+        return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost()
+    return _HOST
+
+
+def reset_host(host: PluginHost | None = None) -> None:
+    """Replace the process-wide host (tests, or after changing the allow/deny configuration)."""
+    global _HOST
+    _HOST = host
