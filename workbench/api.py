@@ -6,7 +6,7 @@ Importing this module is cheap (no torch, no Qt): hook modules use it at listing
 from workbench.core.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
 from workbench.core.context import Cancelled, Progress, RunContext
 from workbench.core.hookspecs import hookimpl
-from workbench.core.images import FolderImages, ImageReadError, read_image, read_image_folder
+from workbench.core.images import IMAGE_SUFFIXES, FolderImages, ImageReadError, read_image, read_image_folder
 from workbench.core.onnx_export import ExportError, ExportReport, export_onnx, onnx_session
 from workbench.core.paths import models_dir, resources_dir
 from workbench.core.results import (
@@ -14,8 +14,8 @@ from workbench.core.results import (
     Heatmap,
     ImageGrid,
     MetricsTable,
-    Registration,
     Regions,
+    Registration,
     Result,
     ScoreSet,
     TokenScores,
@@ -23,7 +23,8 @@ from workbench.core.results import (
 from workbench.core.specs import Family, ModelCard, SampleSpec, TaskSpec, resolve_entry
 
 __all__ = [
-    "Cancelled", "CheckpointError", "Curves", "ExportError", "ExportReport", "Family", "FolderImages", "Heatmap",
+    "IMAGE_SUFFIXES", "Cancelled", "CheckpointError", "Curves", "ExportError", "ExportReport", "Family",
+    "FolderImages", "Heatmap",
     "ImageGrid", "ImageReadError", "MetricsTable", "ModelCard", "Progress", "Registration", "Regions", "Result",
     "RunContext", "SampleSpec", "ScoreSet", "TaskSpec", "TokenScores", "export_onnx", "hookimpl", "load_into",
     "load_state_dict", "models_dir", "onnx_session", "read_image", "read_image_folder", "resolve_entry",

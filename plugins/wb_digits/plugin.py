@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
-
 from wb_digits.params import TrainClassifierParams
+from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
 
 ZOO_ID = "digits-cnn"
 

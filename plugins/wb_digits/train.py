@@ -7,12 +7,12 @@ import shutil
 import numpy as np
 import torch
 from torch import nn
-from workbench.api import Curves, MetricsTable, Progress, RunContext, models_dir
 
 from wb_digits.model import DigitsCNN
 from wb_digits.params import TrainClassifierParams
 from wb_digits.world import load_digits_world
 from wb_digits.zoo import ZOO_ID, save_model, write_card
+from workbench.api import Curves, MetricsTable, Progress, RunContext, models_dir
 
 
 def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.api import CheckpointError, load_into, models_dir, save_safetensors
-
 from wb_digits.model import DigitsCNN
+from workbench.api import CheckpointError, load_into, models_dir, save_safetensors
 
 ZOO_ID = "digits-cnn"
 
@@ -47,10 +46,11 @@ def write_card(folder: Path, metrics: dict[str, float], params: dict) -> Path:
         "id": ZOO_ID,
         "title": "Digits CNN (ID classes 0-5)",
         "weights": f"{ZOO_ID}/model.safetensors",
-        "architecture": f"DigitsCNN(width={params['width']}), 3 conv blocks + BatchNorm, GAP, linear head; input 1x32x32",
+        "architecture": f"DigitsCNN(width={params['width']}): 3 conv blocks + BatchNorm, GAP, linear; 1x32x32 in",
         "recipe": "resources/recipes/zoo-digits-cnn.yaml",
         "data": "digits world, seed 0: scikit-learn load_digits, classes 0-5, stratified 70/30 split",
         "metrics": metrics,
+        "exporter": "wb_digits.export:export_classifier",
     }
     path = folder / "card.json"
     path.write_text(json.dumps(card, indent=1) + "\n")

@@ -1,1 +1,1 @@
-"""Built-in plugin wb_ood."""
+"""Built-in plugin: post-hoc OOD baselines (MSP, max-logit, Energy, ODIN, Mahalanobis, KNN) and OpenOOD metrics."""

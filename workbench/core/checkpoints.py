@@ -1,4 +1,4 @@
-"""Safe checkpoint loading: safetensors, or ``torch.load(weights_only=True)``; anything needing pickle code is refused."""
+"""Safe checkpoint loading: safetensors or ``torch.load(weights_only=True)``; pickles needing code are refused."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
             obj = obj[candidate]
             break
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
+        raise CheckpointError(f"{path}: expected a state dict (names to tensors), got {type(obj).__name__}")
     return obj
 
 

@@ -6,6 +6,7 @@ present and the CPU otherwise.
 
 from __future__ import annotations
 
+import ctypes.util
 import functools
 import platform
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ def onnx_cuda_usable() -> bool:
         from onnx import TensorProto, helper
     except ImportError:
         return False
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
+    if "CUDAExecutionProvider" not in ort.get_available_providers() or not ctypes.util.find_library("cuda"):
         return False
     node = helper.make_node("Identity", ["x"], ["y"])
     graph = helper.make_graph(

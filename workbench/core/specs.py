@@ -122,4 +122,6 @@ class ModelCard(BaseModel):
     recipe: str
     data: str
     metrics: dict[str, float] = Field(default_factory=dict)
+    exporter: str = Field("", description="'module:function(weights_path, out_path) -> ExportReport' used by "
+                                          "`workbench export-onnx`; empty when the model has no ONNX export")
     plugin: str = ""

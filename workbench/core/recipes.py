@@ -1,0 +1,108 @@
+"""Recipes: an ordered list of run requests in YAML, validated against the task parameter models before anything runs.
+
+The GUI exports what the user did as a recipe; ``workbench batch`` runs it headless; a batch folder keeps the
+recipe next to its results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from workbench.core import devices
+from workbench.core.atomic import atomic_write_text
+from workbench.core.params import ParamError, format_validation_error, validate_params
+from workbench.core.registry import Registry, RegistryError
+from workbench.core.runner import RunRequest
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names the file, the step and the key."""
+
+
+class Recipe(BaseModel):
+    name: str = "recipe"
+    steps: list[RunRequest]
+
+
+_STEP_KEYS = set(RunRequest.model_fields) - {"recipe_step"} | {"name"}
+
+
+def parse_recipe(text: str, source: str, registry: Registry) -> Recipe:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{source}: not valid YAML ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list) or not doc["steps"]:
+        raise RecipeError(f"{source}: a recipe is a mapping with a non-empty 'steps' list")
+    unknown_top = sorted(set(doc) - {"name", "steps", "description"})
+    if unknown_top:
+        raise RecipeError(f"{source}: unknown top-level key(s) {unknown_top}")
+    steps = []
+    for i, raw in enumerate(doc["steps"], start=1):
+        label = raw.get("name", f"#{i}") if isinstance(raw, dict) else f"#{i}"
+        where = f"{source}: step {i} ({label}): "
+        if not isinstance(raw, dict) or "task" not in raw:
+            raise RecipeError(f"{where}each step needs a 'task'")
+        unknown = sorted(set(raw) - _STEP_KEYS)
+        if unknown:
+            raise RecipeError(f"{where}unknown key(s) {unknown}; allowed: {sorted(_STEP_KEYS)}")
+        fields: dict[str, Any] = {k: v for k, v in raw.items() if k != "name"}
+        fields["params"] = fields.get("params") or {}
+        fields["recipe_step"] = str(label)
+        try:
+            request = RunRequest.model_validate(fields)
+            spec = registry.task(request.task)
+            validate_params(spec.params, request.params, where=where + "params.")
+            if request.backend not in ("auto", "torch", "onnx") or request.device not in ("auto", "cpu"):
+                devices.resolve(spec, request.backend, request.device)
+        except ValidationError as exc:
+            raise RecipeError(where + format_validation_error(exc)) from None
+        except (RegistryError, devices.DeviceError) as exc:
+            raise RecipeError(f"{where}{exc}") from None
+        except ParamError as exc:
+            raise RecipeError(str(exc)) from None
+        steps.append(request)
+    return Recipe(name=str(doc.get("name", Path(source).stem)), steps=steps)
+
+
+def load_recipe(path: Path | str, registry: Registry) -> Recipe:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot read the recipe ({exc})") from None
+    return parse_recipe(text, str(path), registry)
+
+
+def recipe_yaml(name: str, requests: list[RunRequest]) -> str:
+    steps = []
+    for req in requests:
+        step: dict[str, Any] = {"name": req.recipe_step or req.task, "task": req.task}
+        for key in ("backend", "device", "seed"):
+            default = RunRequest.model_fields[key].default
+            if getattr(req, key) != default:
+                step[key] = getattr(req, key)
+        step["params"] = req.params
+        steps.append(step)
+    return yaml.safe_dump({"name": name, "steps": steps}, sort_keys=False)
+
+
+def write_recipe(path: Path | str, name: str, requests: list[RunRequest]) -> Path:
+    path = Path(path)
+    atomic_write_text(path, recipe_yaml(name, requests))
+    return path
+
+
+def shard(steps: list[RunRequest], spec: str) -> list[RunRequest]:
+    """``i/n`` (1-based): every n-th step starting at i, so n machines split a batch without overlap."""
+    try:
+        i, n = (int(p) for p in spec.split("/"))
+    except ValueError:
+        raise RecipeError(f"--shard {spec!r}: expected I/N with integers, e.g. 2/4") from None
+    if not 1 <= i <= n:
+        raise RecipeError(f"--shard {spec!r}: I must be between 1 and N")
+    return steps[i - 1::n]
