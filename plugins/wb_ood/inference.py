@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from wb_digits.model import FeaturesAndLogits
 
+from wb_digits.model import FeaturesAndLogits
 from workbench.api import ExportReport, RunContext, export_onnx, onnx_session
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+
 from wb_digits.world import load_digits_world, to_uint8
 from wb_digits.zoo import load_model
-
 from wb_ood import detectors as D
 from wb_ood.data import read_ood_folder
 from wb_ood.inference import ClassifierOutputs

@@ -56,7 +56,7 @@ def parse_recipe(text: str, source: str, registry: Registry) -> Recipe:
         try:
             request = RunRequest.model_validate(fields)
             spec = registry.task(request.task)
-            validate_params(spec.params, request.params, where=where + "params.")
+            validate_params(spec.params, request.params, where=where)
             if request.backend not in ("auto", "torch", "onnx") or request.device not in ("auto", "cpu"):
                 devices.resolve(spec, request.backend, request.device)
         except ValidationError as exc:
