@@ -278,11 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from workbench.core.errors import USER_ERRORS
+    from workbench.core.errors import UserError
 
     try:
         return args.fn(args)
-    except USER_ERRORS as exc:
+    except (UserError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -6,9 +6,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded safely or does not fit the model it is loaded into."""
+from workbench.core.errors import CheckpointError
 
 
 def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, Any]:

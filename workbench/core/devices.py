@@ -12,11 +12,8 @@ import platform
 from dataclasses import dataclass
 from importlib import metadata
 
+from workbench.core.errors import DeviceError
 from workbench.core.specs import TaskSpec
-
-
-class DeviceError(RuntimeError):
-    """The requested backend or device is not available, or not supported by the task."""
 
 
 @functools.lru_cache(maxsize=1)

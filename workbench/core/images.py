@@ -8,11 +8,9 @@ from typing import Literal
 
 import numpy as np
 
+from workbench.core.errors import ImageReadError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-
-
-class ImageReadError(ValueError):
-    """An image file that cannot be decoded; the message names the file."""
 
 
 def read_image(path: Path | str, mode: Literal["L", "RGB"] = "RGB") -> np.ndarray:

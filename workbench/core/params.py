@@ -7,9 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-
-class ParamError(ValueError):
-    """Parameters that do not fit a task's model. The message names each offending key."""
+from workbench.core.errors import ParamError
 
 
 def format_validation_error(exc: ValidationError, where: str = "") -> str:

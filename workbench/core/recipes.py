@@ -14,13 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from workbench.core import devices
 from workbench.core.atomic import atomic_write_text
+from workbench.core.errors import RecipeError
 from workbench.core.params import ParamError, format_validation_error, validate_params
 from workbench.core.registry import Registry, RegistryError
 from workbench.core.runner import RunRequest
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot run; the message names the file, the step and the key."""
 
 
 class Recipe(BaseModel):

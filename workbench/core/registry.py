@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workbench.core.errors import RegistryError
 from workbench.core.specs import ModelCard, SampleSpec, TaskSpec
-
-
-class RegistryError(ValueError):
-    """A contribution that cannot be accepted (duplicate id, unknown task)."""
 
 
 @dataclass
