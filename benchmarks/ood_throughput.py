@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
 from wb_ood.inference import ClassifierOutputs
 from workbench.core.context import RunContext
 
@@ -78,7 +79,8 @@ def main() -> None:
     images = np.random.default_rng(0).random((args.images, 1, 32, 32), dtype=np.float32)
     log = logging.getLogger("bench")
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = {e: RunContext(run_dir=Path(tmp) / e, seed=0, engine=e, device="cpu", logger=log) for e in ("torch", "onnx")}
+        ctx = {e: RunContext(run_dir=Path(tmp) / e, seed=0, engine=e, device="cpu", logger=log)
+               for e in ("torch", "onnx")}
         pipe_torch = ClassifierOutputs(model, ctx["torch"], images, batch_size=args.batch)
         pipe_onnx = ClassifierOutputs(model, ctx["onnx"], images, batch_size=args.batch)
         t_bare = best_of(lambda: bare_loop(model, images, args.batch), args.repeats)

@@ -155,3 +155,15 @@ def test_demo_recipe_is_valid():
 
     recipe = load_recipe(Path(paths.resources_dir()) / "recipes" / "demo.yaml", PluginHost().registry)
     assert recipe.steps
+
+
+def test_gpu_check_skips_cleanly_without_a_gpu(env):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the check runs for real in benchmarks/gpu_check.py")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py")], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"].startswith("skipped")
