@@ -129,10 +129,8 @@ def execute_inproc(job: Job, emit: EventSink) -> RunRecord:
     record.state, record.started, record.pid = RunState.RUNNING, now(), os.getpid()
     RunStore.save(run_dir, record)
     emit(RunEvent("state", record.id, state=record.state.value))
-    engine, _, dev = record.resolved_backend.partition("-")
-    ctx = RunContext(run_dir=run_dir, seed=record.seed, engine=engine, device=record.device
-                     if record.device not in ("auto", "cuda") else ("cuda" if dev == "cuda" else "cpu"),
-                     logger=logger, cancel_event=job.cancel_event)
+    ctx = RunContext(run_dir=run_dir, seed=record.seed, engine=record.resolved_backend.partition("-")[0],
+                     device=record.resolved_device, logger=logger, cancel_event=job.cancel_event)
 
     def keep(result: Result) -> None:
         result.save(run_dir / "results")
@@ -268,11 +266,9 @@ class Runner:
         run_dir, record = self.store.new_run({
             "task": spec.id, "plugin": spec.plugin, "plugin_version": info.version if info else "",
             "params": jsonable_params(params), "backend": request.backend, "device": request.device,
-            "resolved_backend": placement.backend, "seed": request.seed, "execution": execution,
-            "versions": devices.package_versions(), "recipe_step": request.recipe_step,
+            "resolved_backend": placement.backend, "resolved_device": placement.device, "seed": request.seed,
+            "execution": execution, "versions": devices.package_versions(), "recipe_step": request.recipe_step,
         })
-        if request.device == "auto":
-            record.device = placement.device
         return Job(run_dir=run_dir, record=record, spec=spec)
 
     def execute(self, job: Job, on_event: EventSink | None = None) -> RunRecord:

@@ -50,6 +50,7 @@ class RunRecord(BaseModel):
     backend: str = "auto"
     device: str = "auto"
     resolved_backend: str = ""
+    resolved_device: str = ""
     seed: int = 0
     execution: str = "inproc"
     state: RunState = RunState.QUEUED
