@@ -36,8 +36,11 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 
 
 @figure_builder("scores")
-def scores_figure(result: R.ScoreSet, threshold: float | None = None, **_) -> Figure:
-    """ROC and PR (ID positive) per OOD set with one curve per detector, and score histograms per detector."""
+def scores_figure(result: R.ScoreSet, threshold: float | dict[str, float] | None = None, **_) -> Figure:
+    """ROC and PR (ID positive) per OOD set with one curve per detector, and score histograms per detector.
+
+    ``threshold`` draws a line on every histogram, or, as ``{detector: value}``, on those detectors' only.
+    """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     ood_sets = result.ood_sets
@@ -76,8 +79,9 @@ def scores_figure(result: R.ScoreSet, threshold: float | None = None, **_) -> Fi
         for name, values in sets.items():
             ax.hist(values, bins=bins, alpha=0.45 if name != result.id_set else 0.7, density=True,
                     label=name, histtype="stepfilled" if name == result.id_set else "step", lw=1.2)
-        if threshold is not None:
-            ax.axvline(threshold, color="k", lw=1)
+        thr = threshold.get(det) if isinstance(threshold, dict) else threshold
+        if thr is not None:
+            ax.axvline(thr, color="k", lw=1)
         ax.set_title(f"scores: {det}", fontsize=9)
     for ax in axes[2][len(detectors):]:
         ax.axis("off")

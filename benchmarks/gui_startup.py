@@ -1,0 +1,109 @@
+"""Time from process start to the first painted main window with all plugins listed, and the idle window's
+memory, next to Qt-only baselines (median of runs, each in a fresh process, offscreen).
+
+Usage: python benchmarks/gui_startup.py [--repeats 5]
+
+Prints, per measurement, the median wall time and its ratio to ``python -c "import PySide6.QtWidgets"``,
+then the resident memory (VmRSS) of the idle window one second after the first frame, and which heavy
+modules (torch, matplotlib, open_clip, open3d, sklearn) were imported by then (the goal: none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+_PAINT_PROBE = """
+import json, sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication{extra_import}
+app = QApplication([])
+{build}
+class FirstPaint(QObject):
+    seen = False
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and not self.seen:
+            self.seen = True
+            print("painted", flush=True)
+            QTimer.singleShot(1000, report)
+        return False
+def rss_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+def report():
+    heavy = [m for m in ("torch", "matplotlib", "open_clip", "open3d", "sklearn") if m in sys.modules]
+    print(json.dumps({{"rss_mib": rss_kib("VmRSS") / 1024, "heavy": heavy, "listed": listed()}}), flush=True)
+    app.quit()
+probe = FirstPaint()
+target.installEventFilter(probe)
+window.show()
+app.exec()
+"""
+
+WORKBENCH = _PAINT_PROBE.format(
+    extra_import="\nfrom workbench.gui.main_window import MainWindow",
+    build="window = MainWindow()\ntarget = window.browser.viewport()\n"
+          "def listed():\n    return len(window.browser.task_items) + len(window.browser.plugin_items)",
+)
+EMPTY_WINDOW = _PAINT_PROBE.format(
+    extra_import=", QMainWindow, QTreeWidget",
+    build="window = QMainWindow()\ntarget = QTreeWidget()\nwindow.setCentralWidget(target)\n"
+          "def listed():\n    return 0",
+)
+
+
+def first_paint(code: str) -> tuple[float, dict]:
+    """Seconds from spawning the process to its "painted" line, and its idle report."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env)
+    painted = None
+    report: dict = {}
+    for line in proc.stdout:
+        if line.startswith("painted") and painted is None:
+            painted = time.perf_counter() - t0
+        elif line.startswith("{"):
+            report = json.loads(line)
+    proc.wait(timeout=60)
+    if painted is None:
+        raise RuntimeError("the window never painted")
+    return painted, report
+
+
+def wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    qt_import = statistics.median(wall([sys.executable, "-c", "import PySide6.QtWidgets"])
+                                  for _ in range(args.repeats))
+    empty = [first_paint(EMPTY_WINDOW) for _ in range(args.repeats)]
+    workbench = [first_paint(WORKBENCH) for _ in range(args.repeats)]
+    empty_s = statistics.median(t for t, _ in empty)
+    wb_s = statistics.median(t for t, _ in workbench)
+    print(f"python -c 'import PySide6.QtWidgets'        {qt_import:6.3f} s  (ratio 1.00)")
+    print(f"empty QMainWindow, first paint            {empty_s:6.3f} s  (ratio {empty_s / qt_import:.2f})")
+    print(f"workbench main window, first paint        {wb_s:6.3f} s  (ratio {wb_s / qt_import:.2f}; "
+          f"{wb_s / empty_s:.2f} x the empty window)")
+    rss_wb = statistics.median(r["rss_mib"] for _, r in workbench)
+    rss_empty = statistics.median(r["rss_mib"] for _, r in empty)
+    last = workbench[-1][1]
+    print(f"idle RSS 1 s after first paint: workbench {rss_wb:.0f} MiB, empty Qt window {rss_empty:.0f} MiB")
+    print(f"entries listed in the task browser: {last['listed']}; heavy modules imported: {last['heavy'] or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

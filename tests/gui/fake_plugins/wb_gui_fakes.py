@@ -1,0 +1,92 @@
+"""Test-only plugin: tasks that fail, crash their worker, run long, and a form with every field kind.
+
+Hook module and task entries live together; it is loaded with ``WORKBENCH_EXTRA_PLUGINS`` so that the
+worker subprocess (which inherits the environment) finds it too.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.api import Curves, Family, Progress, TaskSpec, hookimpl
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LongParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(2000, ge=1, description="steps of 10 ms, each yielding progress")
+
+
+class Colour(str, enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class EveryFieldParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(3, ge=1, le=10, description="an int with a range")
+    rate: float = Field(0.5, gt=0, lt=1, description="an open float range")
+    mode: Literal["fast", "exact"] = Field("fast", description="a literal choice")
+    colour: Colour = Field(Colour.BLUE, description="an enum choice")
+    verbose: bool = Field(False, description="a flag")
+    data_dir: str = Field("", description="a folder")
+    weights_path: str | None = Field(None, description="an optional file")
+    label: str = Field("x", min_length=1, description="free text")
+    sizes: list[int] = Field(default_factory=lambda: [1, 2], description="a list, typed as YAML")
+
+
+def raises(params: NoParams, ctx):
+    yield Progress(0.5, "about to fail")
+    raise ValueError("the fake task failed on purpose")
+
+
+def aborts(params: NoParams, ctx):
+    yield Progress(0.1, "about to abort")
+    os.abort()
+
+
+def long_running(params: LongParams, ctx):
+    for i in range(params.steps):
+        time.sleep(0.01)
+        yield Progress((i + 1) / params.steps, f"step {i + 1}")
+
+
+def live_curve(params: LongParams, ctx):
+    xs, ys = [], []
+    for i in range(params.steps):
+        xs.append(i)
+        ys.append(float(np.exp(-i / 3)))
+        yield Curves(name="live", title="live curve", series={"decay": np.array([xs, ys], float)})
+        time.sleep(0.05)
+
+
+def echo(params: EveryFieldParams, ctx):
+    yield Progress(1.0, f"count={params.count} mode={params.mode} colour={params.colour.value}")
+    return []
+
+
+def _task(task_id: str, entry: str, params, execution: str = "inproc") -> TaskSpec:
+    return TaskSpec(id=task_id, title=task_id.replace("fake.", "Fake ").replace("-", " "), family=Family.DATA,
+                    entry=f"wb_gui_fakes:{entry}", params=params, execution=execution,
+                    description=f"test task {task_id}")
+
+
+@hookimpl
+def workbench_register_tasks(registry) -> None:
+    registry.add_task(_task("fake.raises", "raises", NoParams))
+    registry.add_task(_task("fake.aborts", "aborts", NoParams, execution="worker"))
+    registry.add_task(_task("fake.long", "long_running", LongParams))
+    registry.add_task(_task("fake.long-worker", "long_running", LongParams, execution="worker"))
+    registry.add_task(_task("fake.live-curve", "live_curve", LongParams))
+    registry.add_task(_task("fake.every-field", "echo", EveryFieldParams))

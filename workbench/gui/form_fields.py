@@ -1,0 +1,147 @@
+"""What kind of editor each field of a task's pydantic parameter model needs (no Qt here).
+
+The form is generated from the model alone: numbers with their ``ge/gt/le/lt`` range, ``Literal`` and
+``Enum`` choices, booleans, path-like strings (named ``*path*``, ``*dir*``, ``*file*``, ``*folder*``, or
+typed ``Path``) with pickers, and anything else (lists, dicts) as YAML text.
+"""
+
+from __future__ import annotations
+
+import enum
+import pathlib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from workbench.core.params import format_validation_error
+
+EditorKind = Literal["bool", "choice", "int", "float", "path-file", "path-dir", "text", "yaml"]
+_DIR_WORDS = ("dir", "folder", "root")
+_FILE_WORDS = ("path", "file", "checkpoint", "weights")
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """One form row: the editor to build, its choices/range, default and help text."""
+
+    name: str
+    kind: EditorKind
+    label: str
+    required: bool
+    default: Any = None
+    optional: bool = False
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    help: str = ""
+
+    @property
+    def range_text(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        lo = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '≤'} "
+        hi = "" if self.high is None else f" {'<' if self.high_open else '≤'} {self.high:g}"
+        return f"{lo}value{hi}"
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _bounds(info: FieldInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for meta in info.metadata:
+        for attr, key, is_open in (("ge", "low", False), ("gt", "low", True), ("le", "high", False),
+                                   ("lt", "high", True)):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                out[key] = float(value)
+                out[f"{key}_open"] = is_open
+    return out
+
+
+def plan_field(name: str, info: FieldInfo) -> FieldPlan:
+    annotation, optional = _unwrap_optional(info.annotation)
+    required = info.is_required()
+    default = None if info.default is PydanticUndefined else info.default
+    if info.default_factory is not None:
+        default = info.default_factory()
+    common = {"name": name, "label": name.replace("_", " "), "required": required, "default": default,
+              "optional": optional, "help": info.description or ""}
+    lowered = name.lower()
+    if annotation is bool:
+        return FieldPlan(kind="bool", **common)
+    if typing.get_origin(annotation) is Literal:
+        return FieldPlan(kind="choice", choices=typing.get_args(annotation), **common)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return FieldPlan(kind="choice", choices=tuple(m.value for m in annotation),
+                         **{**common, "default": default.value if isinstance(default, enum.Enum) else default})
+    if annotation is int:
+        return FieldPlan(kind="int", **common, **_bounds(info))
+    if annotation is float:
+        return FieldPlan(kind="float", **common, **_bounds(info))
+    is_path_type = isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath)
+    if annotation is str or is_path_type:
+        if is_path_type or any(w in lowered for w in _DIR_WORDS + _FILE_WORDS):
+            kind = "path-dir" if any(w in lowered for w in _DIR_WORDS) else "path-file"
+            return FieldPlan(kind=kind, **{**common, "default": None if default is None else str(default)})
+        return FieldPlan(kind="text", **common)
+    return FieldPlan(kind="yaml", **common)
+
+
+def plan_form(model: type[BaseModel]) -> list[FieldPlan]:
+    return [plan_field(name, info) for name, info in model.model_fields.items()]
+
+
+def parse_text(plan: FieldPlan, text: str) -> tuple[bool, Any]:
+    """Raw editor text -> (present, value). Empty text means "use the default" (or None when optional)."""
+    text = text.strip()
+    if not text:
+        if plan.optional and not plan.required:
+            return plan.default is not None, None
+        return False, None
+    if plan.kind == "yaml":
+        try:
+            return True, yaml.safe_load(text)
+        except yaml.YAMLError:
+            return True, text
+    return True, text
+
+
+def display_text(plan: FieldPlan, value: Any) -> str:
+    if value is None:
+        return ""
+    if plan.kind == "yaml":
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def field_errors(model: type[BaseModel], values: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """Validate ``values``: per-field messages (for the labels next to fields) and the summary line."""
+    unknown = sorted(set(values) - set(model.model_fields))
+    if unknown:
+        return {k: "unknown parameter" for k in unknown}, f"unknown parameter(s) {', '.join(unknown)}"
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        per_field: dict[str, str] = {}
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            per_field.setdefault(key, err["msg"])
+        return per_field, format_validation_error(exc)
+    return {}, ""

@@ -1,0 +1,266 @@
+"""The main window: task browser, parameter form, job queue, log and run history docks around result tabs.
+
+Nothing heavy is imported here: the result views (matplotlib) load when the first result arrives, and
+tasks run through the core Runner off the GUI thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QTabWidget,
+    QWidget,
+)
+
+from workbench.core import paths
+from workbench.core.plugins import PluginHost, PluginInfo, get_host
+from workbench.core.results import Result
+from workbench.core.runner import RunEvent, RunRequest
+from workbench.core.runstore import RunRecord, RunStore
+from workbench.core.specs import SampleSpec, TaskSpec, resolve_entry
+from workbench.gui.device_probe import MachineDevices
+from workbench.gui.error_panel import ErrorPanel
+from workbench.gui.history import RunHistory
+from workbench.gui.job_queue import JobQueueView
+from workbench.gui.jobs import JobEntry, JobManager
+from workbench.gui.param_form import ParamForm
+from workbench.gui.task_browser import TaskBrowser
+
+WELCOME = """<h2>Alignment Workbench</h2>
+<p>Pick a task on the left, fill its parameters on the right and press <b>Run</b>.
+Results open here, one tab per result; jobs, the log and past runs are in the docks below.</p>
+<p>Drop a file or folder onto the window to fill the task's path field, or a run folder to reopen it.
+Double-click a sample world to look inside it.</p>"""
+
+
+class _SampleSignals(QObject):
+    loaded = Signal(object, object, str)
+
+
+class _SampleLoader(QRunnable):
+    def __init__(self, spec: SampleSpec, signals: _SampleSignals) -> None:
+        super().__init__()
+        self.spec, self.signals = spec, signals
+
+    def run(self) -> None:
+        try:
+            data = resolve_entry(self.spec.loader)()
+        except Exception as exc:  # a broken sample loader is reported, not fatal
+            self.signals.loaded.emit(self.spec, None, f"{type(exc).__name__}: {exc}")
+            return
+        self.signals.loaded.emit(self.spec, data, "")
+
+
+class MainWindow(QMainWindow):
+    """``result_shown(run_id, Result)`` fires whenever a result tab is created or updated."""
+
+    result_shown = Signal(str, object)
+
+    def __init__(self, host: PluginHost | None = None, store: RunStore | None = None, parallel_jobs: int = 1) -> None:
+        super().__init__()
+        self.setWindowTitle("Alignment Workbench")
+        self.resize(1400, 880)
+        self.setAcceptDrops(True)
+        self.host = host or get_host()
+        self.store = store or RunStore(paths.runs_dir())
+        self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
+        self.views: dict[tuple[str, str], QWidget] = {}
+        self.machine = MachineDevices(self)
+        self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
+        self._sample_signals = _SampleSignals()
+        self._sample_signals.loaded.connect(self._sample_loaded)
+
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabCloseRequested.connect(self._close_tab)
+        welcome = QLabel(WELCOME)
+        welcome.setWordWrap(True)
+        welcome.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        welcome.setMargin(16)
+        self.tabs.addTab(welcome, "Welcome")
+        self.setCentralWidget(self.tabs)
+
+        self.browser = TaskBrowser(self.host)
+        self.browser.setMinimumWidth(280)
+        self.form = ParamForm(self.machine)
+        self.queue = JobQueueView(self.jobs)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.history = RunHistory(self.store, self.titles)
+        left = self._dock("Tasks", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
+        jobs_dock = self._dock("Jobs", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea)
+        log_dock = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        history_dock = self._dock("Run history", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(jobs_dock, log_dock)
+        self.tabifyDockWidget(log_dock, history_dock)
+        jobs_dock.raise_()
+        self._sized_docks = False
+        self._left_dock, self._jobs_dock = left, jobs_dock
+        self._menus()
+
+        self.browser.task_selected.connect(self.select_task)
+        self.browser.plugin_selected.connect(self._plugin_selected)
+        self.browser.info_selected.connect(self.form.title.setText)
+        self.browser.sample_activated.connect(self.open_sample)
+        self.form.run_requested.connect(self.submit)
+        self.jobs.event.connect(self._job_event)
+        self.jobs.finished.connect(self._job_finished)
+        self.history.open_requested.connect(self.open_run)
+        loaded = [p for p in self.host.plugins.values() if p.status == "loaded" and p.name != "host"]
+        failed = self.host.failed()
+        self.statusBar().showMessage(f"{len(loaded)} plugins loaded, {len(failed)} failed, "
+                                     f"{len(self.host.registry.tasks)} tasks")
+        QTimer.singleShot(300, self.machine.start)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        export = QAction("Export session as recipe…", self)
+        export.triggered.connect(self.history.export_session_dialog)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(export)
+        file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view_menu.addAction(dock.toggleViewAction())
+
+    # --- tasks and jobs -----------------------------------------------------------------------------
+    def select_task(self, spec: TaskSpec | str) -> None:
+        if isinstance(spec, str):
+            self.browser.select_task(spec)
+            return
+        self.form.set_task(spec)
+
+    def submit(self, request: RunRequest) -> JobEntry:
+        entry = self.jobs.submit(request, self.titles.get(request.task, request.task))
+        self.append_log(f"queued {request.task} (backend {request.backend}, device {request.device})")
+        return entry
+
+    def _job_event(self, entry: JobEntry, ev: RunEvent) -> None:
+        if ev.kind == "result" and ev.result is not None:
+            self.show_result(ev.run_id, ev.result)
+        elif ev.kind == "log":
+            self.append_log(f"[{entry.title}] {ev.message}")
+        elif ev.kind == "state":
+            self.append_log(f"[{entry.title}] {ev.state}" + (f": {ev.message}" if ev.message else ""))
+
+    def _job_finished(self, entry: JobEntry) -> None:
+        if entry.record is not None:
+            self.history.add_session_run(entry.record.id)
+        if entry.state == "failed":
+            self.show_error(f"{entry.title} failed", entry.error, entry.traceback)
+        self.append_log(f"[{entry.title}] finished: {entry.state} in {entry.elapsed():.1f} s")
+
+    def append_log(self, line: str) -> None:
+        self.log.appendPlainText(line)
+
+    # --- result tabs --------------------------------------------------------------------------------
+    def show_result(self, run_id: str, result: Result) -> QWidget:
+        """Open a tab for ``result`` or, when this run already showed that name, update it in place."""
+        from workbench.gui.views import create_view
+
+        key = (run_id, result.name)
+        view = self.views.get(key)
+        if view is not None and self.tabs.indexOf(view) >= 0:
+            view.update_result(result)
+        else:
+            view = create_view(result)
+            self.views[key] = view
+            index = self.tabs.addTab(view, result.title or result.name)
+            self.tabs.setTabToolTip(index, f"{result.kind} '{result.name}' from {run_id}")
+            self.tabs.setCurrentIndex(index)
+        self.result_shown.emit(run_id, result)
+        return view
+
+    def show_error(self, title: str, message: str, traceback: str = "") -> ErrorPanel:
+        panel = ErrorPanel(title, message, traceback)
+        self.tabs.setCurrentIndex(self.tabs.addTab(panel, f"⚠ {title}"))
+        return panel
+
+    def _close_tab(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        self.views = {k: v for k, v in self.views.items() if v is not widget}
+        widget.deleteLater()
+
+    def _plugin_selected(self, info: PluginInfo) -> None:
+        if info.status == "failed":
+            self.show_error(f"plugin {info.name} failed to load", info.error, info.traceback)
+        else:
+            tasks = ", ".join(info.tasks) or "no tasks"
+            self.form.title.setText(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
+
+    def open_run(self, run_dir: Path, record: RunRecord | None = None) -> None:
+        record = record or RunStore.load(run_dir)
+        for result in RunStore.results(run_dir):
+            self.show_result(record.id, result)
+        if record.state.value in ("failed", "interrupted"):
+            self.show_error(f"{self.titles.get(record.task, record.task)} {record.state.value}",
+                            record.error, record.traceback)
+        self.append_log(f"opened {run_dir}")
+
+    def open_sample(self, spec: SampleSpec) -> None:
+        self.append_log(f"loading sample {spec.id}…")
+        QThreadPool.globalInstance().start(_SampleLoader(spec, self._sample_signals))
+
+    def _sample_loaded(self, spec: SampleSpec, data, error: str) -> None:
+        if error:
+            self.show_error(f"sample {spec.id} could not be loaded", error)
+            return
+        from workbench.gui.sample_preview import preview_results
+
+        for result in preview_results(spec.id, spec.title, data):
+            self.show_result(f"sample:{spec.id}", result)
+        self.append_log(f"sample {spec.id} loaded")
+
+    # --- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.drop_path(Path(url.toLocalFile()))
+        event.acceptProposedAction()
+
+    def drop_path(self, path: Path) -> None:
+        if (path / "run.json").is_file():
+            self.open_run(path)
+        elif self.form.set_path(path):
+            self.append_log(f"{path} put into the form")
+        else:
+            task = self.form.spec.id if self.form.spec else "no task chosen"
+            self.statusBar().showMessage(f"{path}: the current task ({task}) has no "
+                                         f"{'folder' if path.is_dir() else 'file'} parameter", 8000)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._sized_docks:
+            self._sized_docks = True
+            self.resizeDocks([self._left_dock], [340], Qt.Orientation.Horizontal)
+            self.resizeDocks([self._jobs_dock], [170], Qt.Orientation.Vertical)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.jobs.cancel_all()
+        self.jobs.wait(5000)
+        self.machine.stop()
+        super().closeEvent(event)

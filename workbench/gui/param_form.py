@@ -1,0 +1,253 @@
+"""The parameter dock: a form generated from the selected task's pydantic model, placement and Run.
+
+Each field shows its validation message beside it; while anything is invalid the Run button is disabled
+and the line under it says what is wrong, so nothing runs with bad input. Tasks that run in a worker or
+can use a GPU default to a worker subprocess, keeping torch and crashes out of the window's process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.runner import RunRequest
+from workbench.core.specs import TaskSpec
+from workbench.gui.device_probe import MachineDevices
+from workbench.gui.form_fields import FieldPlan, display_text, field_errors, parse_text, plan_form
+
+ERROR_STYLE = "color: #c0392b;"
+
+
+class FieldEditor(QWidget):
+    """One generated editor plus its validation label; ``changed`` fires on every edit."""
+
+    changed = Signal()
+
+    def __init__(self, plan: FieldPlan, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plan = plan
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        layout.addLayout(row)
+        self.check: QCheckBox | None = None
+        self.combo: QComboBox | None = None
+        self.line: QLineEdit | None = None
+        if plan.kind == "bool":
+            self.check = QCheckBox()
+            self.check.setChecked(bool(plan.default))
+            self.check.toggled.connect(self.changed)
+            row.addWidget(self.check)
+        elif plan.kind == "choice":
+            self.combo = QComboBox()
+            for choice in plan.choices:
+                self.combo.addItem(str(choice), choice)
+            if plan.default in plan.choices:
+                self.combo.setCurrentIndex(plan.choices.index(plan.default))
+            self.combo.currentIndexChanged.connect(self.changed)
+            row.addWidget(self.combo)
+        else:
+            self.line = QLineEdit(display_text(plan, plan.default))
+            self.line.setPlaceholderText(plan.range_text or ("optional" if plan.optional else ""))
+            self.line.textChanged.connect(self.changed)
+            row.addWidget(self.line)
+            if plan.kind in ("path-file", "path-dir"):
+                pick = QToolButton()
+                pick.setText("…")
+                pick.setToolTip("choose a folder" if plan.kind == "path-dir" else "choose a file")
+                pick.clicked.connect(self._pick)
+                row.addWidget(pick)
+        if plan.range_text:
+            row.addWidget(QLabel(plan.range_text.replace("value", "x")))
+        self.error = QLabel()
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.setObjectName(f"error-{plan.name}")
+        self.error.hide()
+        layout.addWidget(self.error)
+        self.setToolTip(plan.help)
+
+    def _pick(self) -> None:
+        if self.plan.kind == "path-dir":
+            chosen = QFileDialog.getExistingDirectory(self, self.plan.label)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, self.plan.label)
+        if chosen:
+            self.set_value(chosen)
+
+    def value(self) -> tuple[bool, Any]:
+        if self.check is not None:
+            return True, self.check.isChecked()
+        if self.combo is not None:
+            return True, self.combo.currentData()
+        return parse_text(self.plan, self.line.text())
+
+    def set_value(self, value: Any) -> None:
+        if self.check is not None:
+            self.check.setChecked(bool(value))
+        elif self.combo is not None:
+            index = self.combo.findData(value)
+            if index < 0:
+                index = self.combo.findText(str(value))
+            self.combo.setCurrentIndex(max(index, 0))
+        else:
+            self.line.setText(display_text(self.plan, value))
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+
+class ParamForm(QWidget):
+    """Task parameters, backend/device/seed and the Run button. ``run_requested`` carries a RunRequest."""
+
+    run_requested = Signal(object)
+
+    def __init__(self, machine: MachineDevices, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.machine = machine
+        self.spec: TaskSpec | None = None
+        self.editors: dict[str, FieldEditor] = {}
+        outer = QVBoxLayout(self)
+        self.title = QLabel("Choose a task in the task browser.")
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        outer.addWidget(self.title)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        self.fields_box = QWidget()
+        self.fields = QFormLayout(self.fields_box)
+        scroll.setWidget(self.fields_box)
+        outer.addWidget(scroll, 1)
+
+        placement = QGroupBox("Where it runs")
+        form = QFormLayout(placement)
+        self.backend = QComboBox()
+        self.device = QComboBox()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.isolate = QCheckBox("in a worker subprocess (crash-safe, instant cancel)")
+        form.addRow("backend", self.backend)
+        form.addRow("device", self.device)
+        form.addRow("seed", self.seed)
+        form.addRow("", self.isolate)
+        outer.addWidget(placement)
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setEnabled(False)
+        self.run_button.clicked.connect(self._run)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(ERROR_STYLE)
+        outer.addWidget(self.run_button)
+        outer.addWidget(self.problem)
+        machine.changed.connect(self._fill_placement)
+
+    # --- building -------------------------------------------------------------------------------
+    def set_task(self, spec: TaskSpec | None) -> None:
+        self.spec = spec
+        while self.fields.rowCount():
+            self.fields.removeRow(0)
+        self.editors = {}
+        if spec is None:
+            self.title.setText("Choose a task in the task browser.")
+            self.run_button.setEnabled(False)
+            self.problem.clear()
+            return
+        self.title.setText(f"<b>{spec.title}</b> <span style='color:gray'>({spec.id})</span><br>"
+                           f"{spec.description}")
+        for plan in plan_form(spec.params):
+            editor = FieldEditor(plan)
+            editor.changed.connect(self.revalidate)
+            self.editors[plan.name] = editor
+            label = QLabel(plan.label + (" *" if plan.required else ""))
+            label.setToolTip(plan.help)
+            self.fields.addRow(label, editor)
+        heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
+        self.isolate.setChecked(heavy)
+        self._fill_placement()
+        self.revalidate()
+
+    def _fill_placement(self) -> None:
+        if self.spec is None:
+            return
+        current_backend, current_device = self.backend.currentText(), self.device.currentText()
+        self.backend.clear()
+        options = ["auto", *self.spec.engines, *self.spec.backends]
+        for name in options:
+            self.backend.addItem(name)
+            usable = not name.endswith("-cuda") or self.machine.cuda_usable(name.split("-")[0])
+            self.backend.model().item(self.backend.count() - 1).setEnabled(usable)
+        self.device.clear()
+        for name in self.machine.device_choices():
+            self.device.addItem(name)
+        self.device.setToolTip(self.machine.summary())
+        for combo, previous in ((self.backend, current_backend), (self.device, current_device)):
+            index = combo.findText(previous)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+
+    # --- values ---------------------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        out = {}
+        for name, editor in self.editors.items():
+            present, value = editor.value()
+            if present:
+                out[name] = value
+        return out
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self.editors:
+                self.editors[name].set_value(value)
+
+    def revalidate(self) -> str:
+        """Validate the form; show messages beside fields; return the summary ('' when valid)."""
+        if self.spec is None:
+            return "no task chosen"
+        per_field, summary = field_errors(self.spec.params, self.values())
+        for name, editor in self.editors.items():
+            editor.show_error(per_field.get(name, ""))
+        self.run_button.setEnabled(not summary)
+        self.run_button.setToolTip(f"cannot run: {summary}" if summary else f"run {self.spec.id}")
+        self.problem.setText(f"Cannot run: {summary}" if summary else "")
+        return summary
+
+    def set_path(self, path: Path) -> bool:
+        """Put a dropped file or folder into the first matching path field; False when there is none."""
+        wanted = "path-dir" if path.is_dir() else "path-file"
+        for editor in self.editors.values():
+            if editor.plan.kind == wanted:
+                editor.set_value(str(path))
+                return True
+        return False
+
+    def request(self) -> RunRequest | None:
+        if self.spec is None or self.revalidate():
+            return None
+        return RunRequest(task=self.spec.id, params=self.values(), backend=self.backend.currentText() or "auto",
+                          device=self.device.currentText() or "auto", seed=self.seed.value(),
+                          execution="worker" if self.isolate.isChecked() else "inproc")
+
+    def _run(self) -> None:
+        request = self.request()
+        if request is not None:
+            self.run_requested.emit(request)

@@ -1,0 +1,144 @@
+"""Base result views. A figure view draws with the same builder as the headless report
+(``workbench.render.figures.build_figure``) inside a Qt canvas, so GUI and report pictures match.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.results import Result
+from workbench.render.export import figure_png
+from workbench.render.figures import build_figure
+
+
+class ResultView(QWidget):
+    """A result's tab: a control bar (with "Save as PNG…") above the content; ``update_result`` redraws."""
+
+    def __init__(self, result: Result, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result = result
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.controls = QHBoxLayout()
+        layout.addLayout(self.controls)
+        self.body = QVBoxLayout()
+        layout.addLayout(self.body, 1)
+        self.save_button = QPushButton("Save as PNG…")
+        self.save_button.clicked.connect(self._save_dialog)
+
+    def finish_controls(self) -> None:
+        """Call after subclasses added their controls: pushes Save to the right."""
+        self.controls.addStretch(1)
+        self.controls.addWidget(self.save_button)
+
+    def update_result(self, result: Result) -> None:
+        self.result = result
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw from ``self.result`` and the controls."""
+
+    def png_bytes(self) -> bytes:
+        buf = QBuffer()
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        self.grab().save(buf, "PNG")
+        return bytes(buf.data())
+
+    def save_png(self, path: Path) -> Path:
+        path = Path(path)
+        path.write_bytes(self.png_bytes())
+        return path
+
+    def _save_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save as PNG", f"{self.result.name}.png", "PNG image (*.png)")
+        if name:
+            self.save_png(Path(name))
+
+
+def add_slider(view: ResultView, label: str, steps: int = 1000) -> tuple[QSlider, QLabel]:
+    """A labelled horizontal slider in the view's control bar; the label shows the current value."""
+    view.controls.addWidget(QLabel(label))
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, steps)
+    slider.setMinimumWidth(160)
+    view.controls.addWidget(slider)
+    value = QLabel()
+    value.setMinimumWidth(60)
+    view.controls.addWidget(value)
+    return slider, value
+
+
+class FigureView(ResultView):
+    """Shows ``build_figure(result, **figure_options())`` in a scrollable canvas between 0.7x and 1.5x the
+    figure's own size (so it keeps roughly the headless picture's proportions); redraws are debounced."""
+
+    min_scale = 0.7
+    max_scale = 1.5
+
+    def __init__(self, result: Result, parent: QWidget | None = None) -> None:
+        super().__init__(result, parent)
+        self.tabs: QTabWidget | None = None
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.canvas: FigureCanvasQTAgg | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(120)
+        self._timer.timeout.connect(self.refresh)
+
+    def add_figure_area(self, extra_tabs: dict[str, QWidget] | None = None) -> None:
+        """Put the canvas in the body, or in a "figure" tab beside ``extra_tabs``."""
+        if extra_tabs:
+            self.tabs = QTabWidget()
+            self.tabs.addTab(self.scroll, "figure")
+            for title, widget in extra_tabs.items():
+                self.tabs.addTab(widget, title)
+            self.body.addWidget(self.tabs)
+        else:
+            self.body.addWidget(self.scroll)
+
+    def figure_options(self) -> dict[str, Any]:
+        return {}
+
+    def schedule_refresh(self) -> None:
+        self._timer.start()
+
+    def draw_now(self) -> None:
+        """Draw at once (first show, screenshots), dropping a pending debounced redraw."""
+        self._timer.stop()
+        self.refresh()
+
+    def refresh(self) -> None:
+        fig = build_figure(self.result, **self.figure_options())
+        if fig is None:
+            return
+        canvas = FigureCanvasQTAgg(fig)
+        w, h = fig.get_size_inches() * fig.dpi
+        canvas.setMinimumSize(int(w * self.min_scale), int(h * self.min_scale))
+        canvas.setMaximumSize(int(w * self.max_scale), int(h * self.max_scale))
+        self.canvas = canvas
+        self.scroll.setWidget(canvas)
+        self.after_draw()
+
+    def after_draw(self) -> None:
+        """Hook for views that wire mouse interaction to the new canvas."""
+
+    def png_bytes(self) -> bytes:
+        """The headless exporter's picture with the current control settings."""
+        return figure_png(self.result, **self.figure_options()) or super().png_bytes()
