@@ -1,0 +1,132 @@
+"""Parameter models of the test-time adaptation tasks (cheap to import: used when plugins are listed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CorruptionName = Literal["none", "gaussian_noise", "shot_noise", "defocus_blur", "gaussian_blur", "motion_blur",
+                         "contrast", "brightness", "jpeg", "pixelate"]
+OrderName = Literal["iid", "class-sorted", "dirichlet"]
+MethodName = Literal["none", "bn-stats", "tent", "lame", "cafa"]
+ALL_CORRUPTIONS = ["gaussian_noise", "shot_noise", "defocus_blur", "gaussian_blur", "motion_blur", "contrast",
+                   "brightness", "jpeg", "pixelate"]
+
+
+class _Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field("digits", description="'digits' (the built-in world: train split = source, test split = "
+                                            "stream) or an ImageFolder directory root/<class>/<images> (the "
+                                            "stream; for tta.source-stats the labelled source set)")
+    model_path: str = Field("", description="DigitsCNN checkpoint (.safetensors or a plain state dict); empty = "
+                                            "the zoo digits CNN")
+
+
+class _Stream(_Source):
+    ladder: Literal["digits", "cifar10c"] = Field(
+        "digits", description="severity constants: 'cifar10c' (CIFAR-10-C values) or 'digits' (same corruptions, "
+                              "stronger constants calibrated on the upscaled 8x8 digits)")
+    batch_size: int = Field(64, ge=1, le=4096, description="test batch size")
+    passes: int = Field(2, ge=1, le=50, description="passes over the test split; each pass draws fresh "
+                                                    "corruption noise and a fresh order")
+    dirichlet_alpha: float = Field(0.1, gt=0, description="Dirichlet concentration of the 'dirichlet' order: "
+                                                          "small = long single-class runs, large = i.i.d.")
+
+
+class MethodSettings(BaseModel):
+    """Hyper-parameters of the methods, shared by tta.adapt and tta.benchmark (documented CAFA choices here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lame_affinity: Literal["knn", "rbf", "linear"] = Field("knn", description="LAME affinity on normalised "
+                                                                               "features")
+    lame_knn: int = Field(5, ge=1, le=256, description="LAME neighbours (kNN) / sigma neighbour (rbf)")
+    lame_lambda: float = Field(1.0, ge=0, description="weight of LAME's Laplacian term")
+    lame_max_iter: int = Field(100, ge=1, le=10000, description="LAME fixed-point iterations at most")
+    lame_force_symmetry: bool = Field(False, description="symmetrise the kNN affinity (max(W, W^T))")
+    lr: float = Field(1e-3, gt=0, le=1.0, description="TENT/CAFA learning rate")
+    optimizer: Literal["adam", "sgd"] = Field("adam", description="TENT/CAFA optimiser (SGD uses momentum 0.9)")
+    steps: int = Field(1, ge=1, le=20, description="TENT/CAFA gradient steps per test batch")
+    bn_statistics: Literal["batch", "source"] = Field(
+        "batch", description="TENT/CAFA BatchNorm statistics: 'batch' (each test batch, as TENT) or 'source' "
+                             "(the frozen running statistics)")
+    cafa_stats_file: str = Field("", description="CAFA source statistics file (.safetensors from "
+                                                   "tta.source-stats); empty = compute them and save with the run")
+    cafa_per_class: int = Field(100, ge=2, le=100000, description="source images per class for CAFA statistics")
+    cafa_covariance: Literal["class", "tied"] = Field(
+        "tied", description="CAFA covariance: one per class (paper's notation) or pooled (stable with few "
+                            "source images per class)")
+    cafa_shrinkage: float = Field(0.1, ge=0, le=1, description="CAFA covariance shrinkage towards tr(S)/d I")
+    cafa_denominator: Literal["others", "all"] = Field(
+        "others", description="CAFA loss denominator: distances to the classes other than the pseudo-label, "
+                              "or to all classes")
+
+
+def _check_knn_batch(batch_size: int, methods: list[str], affinity: str) -> None:
+    if batch_size == 1 and "lame" in methods and affinity == "knn":
+        raise ValueError("batch_size=1 with lame_affinity=knn: a batch of one image has no neighbours, so LAME "
+                         "would return the model's probabilities unchanged; use batch_size >= 2 (or another "
+                         "affinity)")
+
+
+class _AdaptChoice(BaseModel):
+    """The leading choices of tta.adapt (first in the form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: MethodName = Field("lame", description="none, bn-stats (test-batch BatchNorm statistics, no "
+                                                   "learning), tent, lame or cafa")
+    corruption: CorruptionName = Field("gaussian_noise", description="covariate shift applied to the stream")
+    severity: int = Field(5, ge=1, le=5, description="corruption severity 1-5")
+    order: OrderName = Field("class-sorted", description="label shift: iid, class-sorted or dirichlet")
+
+
+class AdaptParams(MethodSettings, _Stream, _AdaptChoice):
+    """Run one adaptation method over one corrupted, ordered test stream, with the unadapted model alongside."""
+
+    onnx_file: str = Field("", description="with the onnx backend: an exported model with outputs logits and "
+                                            "features; empty = export the source model into the run")
+    thumbnails: int = Field(48, ge=0, le=512, description="LAME: most changed predictions shown as thumbnails")
+
+    @model_validator(mode="after")
+    def _batch_of_one(self) -> AdaptParams:
+        _check_knn_batch(self.batch_size, [self.method], self.lame_affinity)
+        return self
+
+
+class _BenchmarkGrid(BaseModel):
+    """The grid of tta.benchmark (first in the form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    methods: list[MethodName] = Field(default_factory=lambda: ["none", "tent", "lame", "cafa"],
+                                      description="methods to compare")
+    corruptions: list[CorruptionName] = Field(default_factory=lambda: list(ALL_CORRUPTIONS),
+                                              description="corruptions to apply")
+    severities: list[int] = Field(default_factory=lambda: [3, 5], description="severities 1-5")
+    orders: list[OrderName] = Field(default_factory=lambda: ["iid", "class-sorted"], description="stream orders")
+
+
+class BenchmarkParams(MethodSettings, _Stream, _BenchmarkGrid):
+    """Accuracy of every method on every corruption x severity x stream order; written as a table and a CSV."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> BenchmarkParams:
+        bad = [s for s in self.severities if not 1 <= s <= 5]
+        if bad or not self.severities:
+            raise ValueError(f"severities must be a non-empty list of values 1-5 (got {self.severities})")
+        for name in ("methods", "corruptions", "orders"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must not be empty")
+        _check_knn_batch(self.batch_size, list(self.methods), self.lame_affinity)
+        return self
+
+
+class SourceStatsParams(_Source):
+    """Compute CAFA's class-conditional source feature statistics once and save them for reuse."""
+
+    per_class: int = Field(100, ge=2, le=100000, description="source images per class")
+    covariance: Literal["class", "tied"] = Field("tied", description="one covariance per class, or pooled")
+    shrinkage: float = Field(0.1, ge=0, le=1, description="covariance shrinkage towards tr(S)/d I")
