@@ -1,0 +1,110 @@
+"""Parameter models of the registration plugin (cheap to import: read when plugins are listed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Method = Literal["vbreg", "sc2pcr", "ransac", "fgr", "kabsch"]
+Shape = Literal["dem", "blob", "sphere"]
+OutlierModel = Literal["surface", "box", "structured"]
+
+
+class SyntheticFields(BaseModel):
+    """The synthetic pair generator's knobs, shared by the register and sweep tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shape: Shape = Field("dem", description="dem: matplotlib's real Jacksboro terrain; blob: asymmetric closed "
+                                            "surface; sphere: symmetric (ill-posed on purpose)")
+    n_points: int = Field(20000, ge=10, le=2_000_000, description="points sampled from the shape per cloud")
+    rotation_max_deg: float = Field(180.0, ge=0, le=180, description="rotation angle drawn from U(0, this)")
+    translation: float = Field(0.5, ge=0, description="translation drawn from U(-this, this)^3 (unit-scale shape)")
+    noise: float = Field(0.005, ge=0, description="Gaussian noise sigma on the target (shape scale about 1)")
+    overlap: float = Field(1.0, gt=0, le=1, description="fraction of the shape each copy keeps (random plane crop)")
+    n_matches: int = Field(1000, ge=1, le=6000, description="putative matches (synthetic-matches input)")
+    outlier_ratio: float = Field(0.9, ge=0, le=1, description="fraction of matches replaced by outliers")
+    outlier_model: OutlierModel = Field("surface", description="surface: random target points; box: uniform in the "
+                                                               "bounding box; structured: half follow a second motion")
+
+
+class EstimatorFields(BaseModel):
+    """Estimator settings shared by the register and sweep tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eps: float | None = Field(None, gt=0, description="inlier threshold (= sigma_d); default 0.03 for synthetic "
+                                                      "matches, 1.5 x voxel for the FPFH pipeline")
+    ransac_iterations: int = Field(100_000, ge=1, description="Open3D RANSAC max iterations")
+    ransac_confidence: float = Field(0.999, gt=0, lt=1, description="Open3D RANSAC confidence (early exit)")
+    sc2_seed_ratio: float = Field(0.2, gt=0, le=1, description="SC2-PCR: fraction of matches used as seeds")
+    sc2_k1: int = Field(30, ge=2, description="SC2-PCR: first-stage consensus size")
+    sc2_k2: int = Field(20, ge=2, description="SC2-PCR: second-stage consensus size")
+    vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
+    vbreg_onnx: str = Field("", description="VBReg ONNX file for the onnx backends; empty = zoo model.onnx, "
+                                            "exported on the fly when missing")
+    vbreg_seed_ratio: float = Field(0.1, gt=0, le=1, description="VBReg: conservative seeding ratio")
+    vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches)")
+    vbreg_kappa: int = Field(40, ge=4, le=200, description="VBReg: hypothesis size (seed + kappa-1 voted matches)")
+
+
+class RegisterParams(SyntheticFields, EstimatorFields):
+    """Register one pair: synthetic matches, a synthetic pair through FPFH, or files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Literal["synthetic-matches", "synthetic-fpfh", "files"] = Field(
+        "synthetic-matches", description="where the pair comes from")
+    source_path: str = Field("", description="source cloud (.ply/.pcd/.xyz/.pts/.npy) for input=files")
+    target_path: str = Field("", description="target cloud for input=files")
+    truth_path: str = Field("", description="optional ground-truth 4x4 (.txt/.npy), source -> target")
+    correspondences_path: str = Field("", description="optional external matches: (k,2) indices or (k,6) coords")
+    method: Method = Field("vbreg", description="the robust estimator")
+    voxel: float | None = Field(None, gt=0, description="FPFH voxel size; default 1% of the bounding-box diagonal")
+    mutual: bool = Field(True, description="keep only mutual nearest neighbours in FPFH space")
+    max_matches: int = Field(3000, ge=3, le=6000, description="cap on matches (pairwise stages are N x N)")
+    max_points: int = Field(300_000, ge=100, description="larger clouds are randomly downsampled with a warning")
+    icp: Literal["off", "point-to-point", "point-to-plane"] = Field("off", description="ICP refinement")
+    icp_kernel: Literal["none", "huber", "cauchy", "tukey", "gm", "l1"] = Field("tukey",
+                                                                                description="ICP robust kernel")
+    icp_threshold: float | None = Field(None, gt=0, description="ICP distance; default: two passes, "
+                                                                   "eps then 0.4 x voxel (FPFH) or eps")
+    symmetry_check: bool = Field(True, description="flag a target that fits itself after a 45-degree turn "
+                                                   "as ill-posed")
+
+
+class SweepParams(SyntheticFields, EstimatorFields):
+    """The robustness ladder: success vs outlier ratio per method over seeds, on synthetic matches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    methods: list[Method] = Field(["kabsch", "fgr", "ransac", "sc2pcr", "vbreg"], description="methods to compare")
+    outlier_ratios: list[float] = Field([0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.99], description="ratios to sweep")
+    seeds: int = Field(5, ge=1, le=1000, description="pairs per ratio (seeds 0..n-1 offset by the run seed)")
+    re_max_deg: float = Field(5.0, gt=0, description="success: RE below this (degrees)")
+    te_max: float = Field(0.05, gt=0, description="success: TE below this (shape units)")
+
+
+class TrainVBRegParams(BaseModel):
+    """Train the VBReg network on synthetic correspondences (the zoo recipe's defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(600, ge=1, le=1_000_000, description="optimiser steps")
+    batch_size: int = Field(4, ge=1, le=64, description="pairs per step")
+    n_matches: int = Field(256, ge=8, le=2000, description="matches per training pair")
+    outlier_min: float = Field(0.5, ge=0, le=1, description="outlier ratio drawn from U(min, max) per pair")
+    outlier_max: float = Field(0.99, ge=0, le=1)
+    eps: float = Field(0.03, gt=0, description="inlier threshold and sigma_d")
+    lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    weight_decay: float = Field(1e-6, ge=0)
+    layers: int = Field(4, ge=1, le=12, description="variational non-local layers")
+    dim: int = Field(32, ge=8, le=256, description="feature width")
+    hidden: int = Field(32, ge=8, le=512, description="GRU state width")
+    latent: int = Field(16, ge=2, le=256, description="Gaussian latent width")
+    checkpoint_every: int = Field(100, ge=1, description="write a resumable checkpoint every this many steps")
+    resume_from: str = Field("", description="a checkpoint.pt (or a run directory) to resume from")
+    eval_pairs: int = Field(10, ge=0, le=200, description="held-out pairs per ratio for the final evaluation")
+    export_onnx: bool = Field(True, description="export the network to ONNX with a parity check")
+    save_to_zoo: bool = Field(False, description="also write weights, ONNX and card into models/vbreg/")

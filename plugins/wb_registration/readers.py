@@ -1,0 +1,113 @@
+"""Readers for point clouds, ground-truth transforms and correspondence files; every error names the file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from wb_registration.geometry import rigidity_error
+
+log = logging.getLogger(__name__)
+
+CLOUD_SUFFIXES = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts", ".npy", ".txt")
+
+
+class RegistrationInputError(ValueError):
+    """Input that cannot be registered: the message names the file or parameter and the problem."""
+
+
+def read_cloud(path: str | Path, *, drop_invalid: bool = True) -> np.ndarray:
+    """Read an (n, 3) float64 cloud from .ply/.pcd/.xyz/.pts (Open3D) or .npy/.txt (numpy).
+
+    Rows with NaN/inf are dropped with a warning (or refused when ``drop_invalid`` is False); an empty
+    cloud or one with fewer than 3 valid points is an error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RegistrationInputError(f"{path}: no such point-cloud file")
+    suffix = path.suffix.lower()
+    if suffix not in CLOUD_SUFFIXES:
+        raise RegistrationInputError(f"{path}: unsupported point-cloud format {suffix!r}; "
+                                     f"use one of {', '.join(CLOUD_SUFFIXES)}")
+    try:
+        if suffix == ".npy":
+            points = np.load(path, allow_pickle=False)
+        elif suffix == ".txt":
+            points = np.loadtxt(path, ndmin=2)
+        else:
+            import open3d as o3d
+
+            points = np.asarray(o3d.io.read_point_cloud(str(path), remove_nan_points=False,
+                                                        remove_infinite_points=False).points)
+    except Exception as exc:
+        raise RegistrationInputError(f"{path}: unreadable point cloud ({type(exc).__name__}: {exc})") from None
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] < 3:
+        raise RegistrationInputError(f"{path}: expected an (n, 3) array of points, got shape {points.shape}")
+    points = points[:, :3]
+    return validate_cloud(points, str(path), drop_invalid=drop_invalid)
+
+
+def validate_cloud(points: np.ndarray, where: str, *, drop_invalid: bool = True) -> np.ndarray:
+    """Check a cloud's shape and values; drop NaN/inf rows with a warning."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise RegistrationInputError(f"{where}: expected (n, 3) points, got shape {points.shape}")
+    if len(points) == 0:
+        raise RegistrationInputError(f"{where}: the point cloud is empty")
+    finite = np.all(np.isfinite(points), axis=1)
+    if not finite.all():
+        if not drop_invalid:
+            raise RegistrationInputError(f"{where}: {int((~finite).sum())} points contain NaN or inf")
+        log.warning("%s: dropped %d points with NaN or inf", where, int((~finite).sum()))
+        points = points[finite]
+    if len(points) < 3:
+        raise RegistrationInputError(f"{where}: only {len(points)} valid points; registration needs at least 3")
+    return points
+
+
+def read_transform(path: str | Path) -> np.ndarray:
+    """Read a rigid 4x4 ground truth from .npy or text; a non-rigid matrix is refused with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegistrationInputError(f"{path}: no such transform file")
+    try:
+        matrix = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else np.loadtxt(path)
+    except Exception as exc:
+        raise RegistrationInputError(f"{path}: unreadable transform ({type(exc).__name__}: {exc})") from None
+    problem = rigidity_error(np.asarray(matrix, float))
+    if problem:
+        raise RegistrationInputError(f"{path}: not a rigid ground-truth transform: {problem}")
+    return np.asarray(matrix, float)
+
+
+def read_correspondences(path: str | Path, n_source: int, n_target: int) -> np.ndarray:
+    """Read external matches: (k, 2) integer indices into the two clouds, or (k, 6) coordinates.
+
+    Returns (k, 2) indices when given indices, else the (k, 6) coordinates; indices out of range or
+    an unexpected column count are errors naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RegistrationInputError(f"{path}: no such correspondence file")
+    try:
+        data = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else np.loadtxt(path, ndmin=2)
+    except Exception as exc:
+        raise RegistrationInputError(f"{path}: unreadable correspondences ({type(exc).__name__}: {exc})") from None
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[1] not in (2, 6):
+        raise RegistrationInputError(f"{path}: expected (k, 2) indices or (k, 6) coordinates, got shape {data.shape}")
+    if not np.all(np.isfinite(data.astype(float))):
+        raise RegistrationInputError(f"{path}: correspondences contain NaN or inf")
+    if data.shape[1] == 6:
+        return data.astype(np.float64)
+    if not np.allclose(data, np.round(data)):
+        raise RegistrationInputError(f"{path}: (k, 2) correspondences must be integer indices")
+    idx = np.round(data).astype(np.int64)
+    if len(idx) and (idx.min() < 0 or idx[:, 0].max() >= n_source or idx[:, 1].max() >= n_target):
+        raise RegistrationInputError(
+            f"{path}: correspondence indices out of range for clouds of {n_source} (source) and {n_target} "
+            f"(target) points (max given: {int(idx[:, 0].max())}, {int(idx[:, 1].max())}); mismatched files?")
+    return idx

@@ -1,0 +1,59 @@
+"""The VBReg zoo model: where its weights live, how they are saved with their architecture, and its card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wb_registration.vbreg_net import VBRegNet
+from workbench.api import CheckpointError, load_into, models_dir, save_safetensors
+
+ZOO_ID = "vbreg"
+RECIPE = "resources/recipes/zoo-vbreg.yaml"
+
+
+def zoo_weights() -> Path:
+    return models_dir() / ZOO_ID / "model.safetensors"
+
+
+def save_model(net: VBRegNet, path: Path, extra: dict[str, str] | None = None) -> None:
+    meta = {"architecture": "VBRegNet", **{k: str(v) for k, v in net.config.items()}, **(extra or {})}
+    save_safetensors(net.state_dict(), path, metadata=meta)
+
+
+def load_model(path: Path | str | None = None) -> VBRegNet:
+    """Build the network from the safetensors metadata and load its weights (eval mode)."""
+    from safetensors import safe_open
+
+    path = Path(path) if path else zoo_weights()
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no VBReg weights. Regenerate the zoo model with "
+                              f"`workbench batch {RECIPE}` or pass a checkpoint file.")
+    meta: dict[str, str] = {}
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), "pt") as fh:
+            meta = fh.metadata() or {}
+    net = VBRegNet(layers=int(meta.get("layers", 4)), dim=int(meta.get("dim", 32)),
+                   hidden=int(meta.get("hidden", 32)), latent=int(meta.get("latent", 16)),
+                   label_dim=int(meta.get("label_dim", 16)), sigma_d=float(meta.get("sigma_d", 0.03)))
+    load_into(net, path)
+    return net.eval()
+
+
+def write_card(folder: Path, metrics: dict[str, float], config: dict) -> Path:
+    card = {
+        "id": ZOO_ID,
+        "title": "VBReg variational non-local correspondence network (CPU-sized)",
+        "weights": f"{ZOO_ID}/model.safetensors",
+        "architecture": (f"VBRegNet(layers={config['layers']}, dim={config['dim']}, hidden={config['hidden']}, "
+                         f"latent={config['latent']}); GRU states + Gaussian latents on Q/K/V, beta-weighted "
+                         "non-local attention, MLP classifier; input: (N, 6) matches"),
+        "recipe": RECIPE,
+        "data": ("synthetic correspondences (wb_registration generator): DEM terrain and blob shapes, any rotation, "
+                 "noise 0.005, surface/box outliers at ratios 0.5-0.99, eps 0.03"),
+        "metrics": metrics,
+        "exporter": "wb_registration.export:export_zoo",
+    }
+    path = folder / "card.json"
+    path.write_text(json.dumps(card, indent=1) + "\n")
+    return path
