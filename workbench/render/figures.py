@@ -203,25 +203,29 @@ def apply_transform(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
 @figure_builder("registration")
 def registration_figure(result: R.Registration, elev: float = 20.0, azim: float = -60.0,
                         max_lines: int = 200, **_) -> Figure:
-    """Before/after clouds (3-D axes, rotatable in the GUI) with correspondences coloured by outcome."""
+    """Before/after clouds (3-D axes, rotatable in the GUI). Kept matches are drawn green (true) or red (false),
+    a sample of rejected ones grey."""
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     moved = apply_transform(result.source, result.transform) if len(result.source) else result.source
     for i, (title, src) in enumerate((("before", result.source), ("after", moved))):
         ax = fig.add_subplot(1, 2, i + 1, projection="3d")
         ax.view_init(elev=elev, azim=azim)
         if len(src):
-            ax.scatter(*src.T, s=2, c="#e67e22", label="source", depthshade=False)
+            ax.scatter(*src.T, s=1, c="#e67e22", alpha=0.5, label="source", depthshade=False)
         if len(result.target):
-            ax.scatter(*result.target.T, s=2, c="#2980b9", label="target", depthshade=False)
+            ax.scatter(*result.target.T, s=1, c="#2980b9", alpha=0.5, label="target", depthshade=False)
         corr = np.asarray(result.correspondences)
         if i == 0 and len(corr):
-            idx = np.linspace(0, len(corr) - 1, min(max_lines, len(corr))).astype(int)
-            for k in idx:
+            kept = np.asarray(result.inliers, bool) if len(result.inliers) else np.zeros(len(corr), bool)
+            true = np.asarray(result.truth, bool) if len(result.truth) else kept
+            rejected = np.flatnonzero(~kept)
+            shown = np.r_[np.flatnonzero(kept)[:max_lines],
+                          rejected[np.linspace(0, len(rejected) - 1, min(max_lines // 4, len(rejected))).astype(int)]
+                          if len(rejected) else []].astype(int)
+            for k in shown:
                 a, b = src[corr[k, 0]], result.target[corr[k, 1]]
-                inlier = bool(result.inliers[k]) if len(result.inliers) else False
-                true = bool(result.truth[k]) if len(result.truth) else inlier
-                colour = "#27ae60" if inlier and true else ("#c0392b" if inlier else "0.75")
-                ax.plot(*np.c_[a, b], color=colour, lw=0.5, alpha=0.8)
+                colour = ("#27ae60" if true[k] else "#c0392b") if kept[k] else "0.6"
+                ax.plot(*np.c_[a, b], color=colour, lw=0.8 if kept[k] else 0.4, alpha=0.9 if kept[k] else 0.4)
         ax.set_title(f"{title}" + (f" ({result.status})" if i else ""), fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(result.title or result.name, fontsize=10)
