@@ -1,1 +1,1 @@
-"""Built-in plugin wb_oodtrain."""
+"""Built-in plugin: trainable OOD detectors (MixOE, PALM, ASCOOD), a cross-entropy baseline, side-by-side scoring."""
