@@ -3,6 +3,7 @@
 Importing this module is cheap (no torch, no Qt): hook modules use it at listing time.
 """
 
+from workbench.clip import CaptionTruncatedWarning, ClipLoadError, LoadedClip, load_clip, save_clip_dir
 from workbench.core.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
 from workbench.core.context import Cancelled, Progress, RunContext
 from workbench.core.hookspecs import hookimpl
@@ -23,6 +24,7 @@ from workbench.core.results import (
 from workbench.core.specs import Family, ModelCard, SampleSpec, TaskSpec, resolve_entry
 
 __all__ = [
+    "CaptionTruncatedWarning", "ClipLoadError", "LoadedClip", "load_clip", "save_clip_dir",
     "IMAGE_SUFFIXES", "Cancelled", "CheckpointError", "Curves", "ExportError", "ExportReport", "Family",
     "FolderImages", "Heatmap",
     "ImageGrid", "ImageReadError", "MetricsTable", "ModelCard", "Progress", "Registration", "Regions", "Result",

@@ -1,0 +1,57 @@
+"""Hook implementations of the shapes/CLIP plugin: metadata only, no torch or open_clip."""
+
+from __future__ import annotations
+
+import json
+
+from wb_shapes.params import EvaluateClipParams, TrainClipParams
+from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
+
+ZOO_ID = "tiny-clip"
+
+
+@hookimpl
+def workbench_register_tasks(registry) -> None:
+    registry.add_task(TaskSpec(
+        id="clip.train",
+        title="Train the tiny CLIP on the shapes world",
+        family=Family.DATA,
+        entry="wb_shapes.train:run",
+        params=TrainClipParams,
+        description="Contrastive training of the zoo's tiny open_clip CLIP on freshly drawn shapes-world scenes, "
+                    "with resumable checkpoints; writes an open_clip folder, its card and (optionally) the zoo copy.",
+        backends=("torch-cuda", "torch-cpu"),
+        execution="worker",
+        outputs=("curves", "metrics"),
+    ))
+    registry.add_task(TaskSpec(
+        id="clip.evaluate",
+        title="Evaluate a CLIP on held-out shapes scenes",
+        family=Family.VL,
+        entry="wb_shapes.evaluate:run",
+        params=EvaluateClipParams,
+        description="Zero-shot colour and shape accuracy, caption retrieval R@1/R@5, one-word foil tests per "
+                    "foil kind, and zero-shot accuracy on colour-shape combinations never seen in training.",
+        backends=("torch-cuda", "torch-cpu"),
+        execution="worker",
+        outputs=("metrics", "image-grid"),
+    ))
+
+
+@hookimpl
+def workbench_register_sample_data(registry) -> None:
+    registry.add_sample(SampleSpec(
+        id="shapes",
+        title="Shapes world",
+        loader="wb_shapes.world:load_shapes_world",
+        description="Captioned scenes of 1-4 coloured shapes (10 colours, 7 shapes, 2 sizes) on plain or textured "
+                    "backgrounds, with boxes, short and long captions, one-word foils (colour, shape, size, "
+                    "relation) and held-out colour-shape combinations; deterministic by seed.",
+    ))
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    card = models_dir() / ZOO_ID / "card.json"
+    if card.is_file():
+        registry.add_model_card(ModelCard.model_validate(json.loads(card.read_text())))

@@ -1,0 +1,186 @@
+"""The tiny CLIP training task (``clip.train``): contrastive learning on freshly drawn shapes-world scenes.
+
+Step ``k`` draws train-split scenes ``k*B .. k*B+B-1``, so a resumed run sees exactly the data it would
+have seen. The loss is CLIP's symmetric InfoNCE; with ``foil_negatives`` each image also competes
+against the batch's one-word foils (NegCLIP-style), which teaches the model that single words matter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wb_shapes.captions import training_pair
+from wb_shapes.metrics import CHANCE, SINGLE_START, card_metrics, foil_test, retrieval, summary_rows, zero_shot
+from wb_shapes.params import TrainClipParams
+from wb_shapes.world import generate_scenes
+from wb_shapes.zoo import ZOO_ID, write_card
+from workbench.api import (
+    CheckpointError,
+    Curves,
+    MetricsTable,
+    Progress,
+    RunContext,
+    load_clip,
+    models_dir,
+    save_clip_dir,
+)
+
+_SHORT = 40
+SINGLE_TRAIN_START = 50_000_000
+
+
+def encode_texts_grouped(clip, tokens: torch.Tensor) -> torch.Tensor:
+    """Normalised text embeddings; short and long captions run trimmed to their own lengths (same numbers)."""
+    lengths = tokens.argmax(dim=-1) + 1
+    out = None
+    for mask in (lengths <= _SHORT, lengths > _SHORT):
+        if not mask.any():
+            continue
+        group = tokens[mask]
+        pooled = clip.text_states(group[:, : int(lengths[mask].max())]).pooled
+        if out is None:
+            out = pooled.new_zeros(len(tokens), pooled.shape[-1])
+        out = out.index_put((mask.nonzero().squeeze(1),), pooled)
+    return F.normalize(out, dim=-1)
+
+
+def _batch(params: TrainClipParams, step: int) -> list:
+    """Train scenes ``step*B ..`` plus, for ``single_object_fraction``, one-object scenes from an index range
+    of their own (``SINGLE_TRAIN_START + step*B ..``) in the same train split."""
+    n_single = int(round(params.single_object_fraction * params.batch_size))
+    start = step * params.batch_size
+    scenes = generate_scenes(params.batch_size - n_single, "train", params.data_seed, params.image_size, start=start)
+    if n_single:
+        scenes += generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
+                                  start=SINGLE_TRAIN_START + start)
+    return scenes
+
+
+def _param_groups(model, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        exclude = p.ndim < 2 or "ln" in name or "bias" in name or "logit_scale" in name or "embedding" in name
+        (no_decay if exclude else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr(step: int, params: TrainClipParams) -> float:
+    if step < params.warmup_steps:
+        return params.lr * (step + 1) / params.warmup_steps
+    progress = (step - params.warmup_steps) / max(1, params.steps - params.warmup_steps)
+    return params.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _resume_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_dir():
+        path = path / "artifacts" / "checkpoint.pt"
+    if not path.is_file():
+        raise CheckpointError(f"resume_from: {path} is not a checkpoint file (expected checkpoint.pt or a run folder)")
+    return path
+
+
+def _save_checkpoint(path: Path, model, opt, step: int, curves: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}}, tmp)
+    os.replace(tmp, path)
+
+
+def _quick_check(clip, params: TrainClipParams) -> dict[str, float]:
+    n = min(200, params.final_eval_scenes)
+    scenes = generate_scenes(n, "test", params.data_seed, params.image_size)
+    single = generate_scenes(n, "test", params.data_seed, params.image_size, 1, 1, start=SINGLE_START)
+    out = foil_test(clip, scenes)
+    out.update(retrieval(clip, scenes))
+    out.update(zero_shot(clip, single))
+    return out
+
+
+def run(params: TrainClipParams, ctx: RunContext):
+    if params.threads:
+        torch.set_num_threads(params.threads)
+    clip = load_clip("tiny-clip", weights="random", device=ctx.device)
+    model = clip.model
+    opt = torch.optim.AdamW(_param_groups(model, params.weight_decay), lr=params.lr, betas=(0.9, 0.98), eps=1e-6)
+    curves: dict[str, list[list[float]]] = {"loss": [], "foil_colour": [], "foil_shape": [], "image_to_text_r1": [],
+                                            "colour_accuracy": [], "shape_accuracy": []}
+    start = 0
+    ckpt = ctx.artifacts / "checkpoint.pt"
+    if params.resume_from:
+        state = torch.load(_resume_path(params.resume_from), map_location=ctx.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        curves.update({k: v.tolist() for k, v in state["curves"].items()})
+        ctx.log(f"resumed from {params.resume_from} at step {start}")
+    t0 = time.monotonic()
+    running = None
+    end = min(params.steps, params.stop_after or params.steps)
+    for step in range(start, end):
+        model.train()
+        scenes = _batch(params, step)
+        rng = np.random.default_rng([params.data_seed, step])
+        pairs = [training_pair(s, rng, params.drop_size_fraction, params.long_caption_fraction,
+                               params.shape_foil_share) for s in scenes]
+        texts = [p[0] for p in pairs] + ([p[1] for p in pairs] if params.foil_negatives else [])
+        tokens = clip.tokenizer(texts, context_length=clip.context_length).to(ctx.device)
+        images = clip.preprocess([s.image for s in scenes])
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, params)
+        img = model.encode_image(images, normalize=True)
+        txt = encode_texts_grouped(clip, tokens)
+        scale = model.logit_scale.exp().clamp(max=100)
+        target = torch.arange(len(scenes), device=img.device)
+        cap = txt[: len(scenes)]
+        loss = 0.5 * (F.cross_entropy(scale * img @ txt.T, target) + F.cross_entropy(scale * cap @ img.T, target))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        curves["loss"].append([step + 1, running])
+        done = step + 1
+        if done % params.checkpoint_every == 0 or done == end:
+            _save_checkpoint(ckpt, model, opt, done, curves)
+        if done % params.eval_every == 0 or done == params.steps:
+            model.eval()
+            check = _quick_check(clip, params)
+            for key in ("foil_colour", "foil_shape", "image_to_text_r1", "colour_accuracy", "shape_accuracy"):
+                curves[key].append([done, check[key]])
+            ctx.log(f"step {done}: loss {running:.3f}, " + ", ".join(f"{k} {v:.3f}" for k, v in check.items()))
+            yield Curves(name="training", title="Tiny CLIP training", x_label="step",
+                         series={k: np.array(v).T for k, v in curves.items() if v})
+        rate = (time.monotonic() - t0) / (done - start)
+        yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.3f} "
+                       f"({rate:.2f} s/step)", metrics={"loss": running})
+    if end < params.steps:
+        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume_from={ctx.run_dir}")
+        return
+    model.eval()
+    folder = save_clip_dir(clip, ctx.artifacts / "tiny-clip", half=True)
+    reloaded = load_clip(f"local-dir:{folder}", device=ctx.device)
+    n = params.final_eval_scenes
+    metrics = card_metrics(reloaded, params.data_seed, n * 4 // 5, n, n * 3 // 5, params.image_size)
+    card = write_card(folder, metrics, params.model_dump())
+    ctx.log(f"tiny CLIP written to {folder}")
+    if params.save_to_zoo:
+        zoo = models_dir() / ZOO_ID
+        zoo.mkdir(parents=True, exist_ok=True)
+        for name in ("open_clip_config.json", "open_clip_model.safetensors"):
+            shutil.copyfile(folder / name, zoo / name)
+        shutil.copyfile(card, zoo / "card.json")
+        ctx.log(f"zoo model updated in {zoo}")
+    yield MetricsTable(name="held-out", title="Tiny CLIP on held-out shapes scenes",
+                       columns=["metric", "value", "chance"], rows=summary_rows(metrics, CHANCE),
+                       notes=f"weights: {folder}")

@@ -1,0 +1,360 @@
+"""The CLIP loading service: one call gives an open_clip model, its tokenizer and its preprocessing.
+
+Where the weights come from:
+
+* ``load_clip("tiny-clip")``: the zoo's tiny CLIP (``models/tiny-clip``), trained on the shapes world;
+* ``load_clip("ViT-B-32", weights="/path/w.safetensors")``: a local weights file for a named architecture;
+* ``load_clip("local-dir:/folder")``: an open_clip folder (``open_clip_config.json`` + weights);
+* ``load_clip("ViT-B-32", weights="openai")``: a hub tag, only when online;
+* ``load_clip("ViT-B-32", weights="random")``: random initialisation (smoke tests, architecture checks).
+
+torch and open_clip are imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.core.checkpoints import CheckpointError
+from workbench.core.paths import models_dir
+
+log = logging.getLogger(__name__)
+
+ZOO_TINY_CLIP = "tiny-clip"
+TINY_ARCHITECTURE = "wb-tiny-clip"
+_CONFIG_DIR = Path(__file__).with_name("model_configs")
+_WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".npz")
+_registered = False
+
+
+class ClipLoadError(CheckpointError):
+    """The CLIP could not be loaded: missing file, weights that do not fit, or a hub tag while offline."""
+
+
+class CaptionTruncatedWarning(UserWarning):
+    """A caption had more BPE tokens than the text context and was cut (its EOT token kept)."""
+
+
+def register_model_configs() -> None:
+    """Make the workbench's open_clip model configs (``wb-tiny-clip``) known to open_clip, once."""
+    global _registered
+    if not _registered:
+        import open_clip
+
+        open_clip.add_model_config(_CONFIG_DIR)
+        _registered = True
+
+
+def zoo_tiny_clip_dir() -> Path:
+    """The zoo folder of the tiny CLIP; it is also a valid ``local-dir:`` folder."""
+    return models_dir() / ZOO_TINY_CLIP
+
+
+def is_offline() -> bool:
+    """True when the user said so: ``WORKBENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` set to a true value."""
+    return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+@dataclass
+class LoadedClip:
+    """An open_clip ``CLIP`` with its tokenizer and image normalisation, in eval mode.
+
+    ``architecture`` is the open_clip model name (or ``local-dir:`` folder), ``source`` says where the
+    weights came from. All methods accept strings/arrays and do tokenising and preprocessing themselves.
+    """
+
+    model: Any
+    tokenizer: Any
+    architecture: str
+    source: str
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: str = "cpu"
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.positional_embedding.shape[0])
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.model.text_projection.shape[-1])
+
+    # --- text -------------------------------------------------------------------------------------------
+    def tokenize(self, texts: str | list[str]):
+        """``[B, context]`` int64 tokens: ``SOT, BPE..., EOT, 0...``.
+
+        An empty caption is refused (it has nothing to score); a caption longer than the context is cut
+        to fit, keeping EOT last, with a :class:`CaptionTruncatedWarning` naming it.
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise ValueError("no captions given")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"caption {i} is empty: give at least one word")
+            n = len(self.tokenizer.encode(text)) + 2
+            if n > self.context_length:
+                warnings.warn(
+                    f"caption {i} has {n} tokens (with SOT/EOT), more than the text context of "
+                    f"{self.context_length}; it was truncated to its first {self.context_length - 2} BPE tokens: "
+                    f"{text[:60]!r}...", CaptionTruncatedWarning, stacklevel=2)
+        return self.tokenizer(texts, context_length=self.context_length).to(self.device)
+
+    def token_strings(self, text: str) -> list[str]:
+        """The BPE pieces of ``text`` as strings (``</w>`` marks a word end), without SOT/EOT, after truncation."""
+        ids = self.tokenizer.encode(text)[: self.context_length - 2]
+        return [self.tokenizer.decoder[i] for i in ids]
+
+    def _tokens(self, texts):
+        import torch
+
+        if isinstance(texts, torch.Tensor):
+            return texts.to(self.device)
+        return self.tokenize(texts)
+
+    def encode_text(self, texts, normalize: bool = True):
+        """Pooled text embeddings ``[B, D]`` of captions (strings) or of a token tensor."""
+        from workbench.clip.towers import encode_text_fast
+
+        return encode_text_fast(self.model, self._tokens(texts), normalize=normalize)
+
+    def text_states(self, texts):
+        """Per-token text states (:class:`workbench.clip.towers.TextStates`): hidden, projected, EOT index."""
+        from workbench.clip.towers import text_states
+
+        return text_states(self.model, self._tokens(texts))
+
+    def record_text_attention(self):
+        """Context manager yielding a list that fills with each text layer's attention ``[B, H, L, L]``."""
+        from workbench.clip.towers import record_attention
+
+        return record_attention(self.model.transformer)
+
+    # --- images -----------------------------------------------------------------------------------------
+    def preprocess(self, images):
+        """uint8 RGB ``HxWx3`` array(s) (or a list) to a normalised ``[B, 3, S, S]`` float tensor.
+
+        The shorter side is resized (bicubic) to the model's image size, then centre-cropped; a float
+        tensor of that shape is passed through unchanged.
+        """
+        import cv2
+        import torch
+
+        if isinstance(images, torch.Tensor):
+            return images.to(self.device)
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = [images]
+        size = self.image_size
+        out = np.empty((len(images), size, size, 3), np.float32)
+        for i, image in enumerate(images):
+            image = np.asarray(image)
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"image {i}: expected an RGB array HxWx3, got shape {image.shape}")
+            h, w = image.shape[:2]
+            scale = size / min(h, w)
+            if (h, w) != (size, size):
+                nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+                image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_CUBIC)
+                top, left = (nh - size) // 2, (nw - size) // 2
+                image = image[top:top + size, left:left + size]
+            out[i] = image.astype(np.float32) / 255.0
+        out = (out - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self.device)
+
+    def encode_image(self, images, normalize: bool = True):
+        """Image embeddings ``[B, D]``."""
+        return self.model.encode_image(self.preprocess(images), normalize=normalize)
+
+    def image_tokens(self, images):
+        """``(pooled, patches)``: image embeddings ``[B, D]`` and per-patch joint-space tokens ``[B, N, D]``."""
+        from workbench.clip.towers import image_tokens
+
+        return image_tokens(self.model, self.preprocess(images))
+
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        return tuple(int(g) for g in self.model.visual.grid_size)
+
+    def record_image_attention(self):
+        """Context manager yielding a list that fills with each vision layer's attention ``[B, H, N+1, N+1]``."""
+        from workbench.clip.towers import record_attention
+
+        return record_attention(self.model.visual.transformer)
+
+    # --- scoring and export -----------------------------------------------------------------------------
+    def similarity(self, images, texts):
+        """Cosine similarities ``[n_images, n_texts]``."""
+        return self.encode_image(images) @ self.encode_text(texts).T
+
+    def export_onnx(self, folder: Path | str, check_batch_sizes: tuple[int, ...] = (1, 2, 5),
+                    exporter: str = "dynamo", names: tuple[str, str] = ("image_encoder.onnx", "text_encoder.onnx"),
+                    ) -> dict[str, Any]:
+        """Export the image and text encoders to ``folder`` with a parity check; see :mod:`workbench.clip.onnx`."""
+        from workbench.clip.onnx import export_clip_onnx
+
+        return export_clip_onnx(self, Path(folder), check_batch_sizes, exporter=exporter, names=names)
+
+
+def _first_mismatch(model, state: dict[str, Any]) -> str | None:
+    own = model.state_dict()
+    for name, tensor in own.items():
+        if name not in state:
+            return f"{name!r} is missing from the file"
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            return f"{name!r} has shape {tuple(state[name].shape)} in the file but {tuple(tensor.shape)} in the model"
+    for name in state:
+        if name not in own:
+            return f"{name!r} is in the file but not in the model"
+    return None
+
+
+def _load_weights_file(model, architecture: str, path: Path) -> None:
+    from workbench.core.checkpoints import load_state_dict
+
+    state = load_state_dict(path)
+    if "logit_scale" in state and state["logit_scale"].ndim != model.logit_scale.ndim:
+        state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
+    problem = _first_mismatch(model, state)
+    if problem is None:
+        model.load_state_dict(state, strict=True)
+        return
+    from open_clip.factory import load_checkpoint
+
+    try:  # third-party layouts (OpenAI, timm) that open_clip knows how to convert
+        load_checkpoint(model, str(path), strict=True)
+    except Exception:
+        raise ClipLoadError(f"{path}: these weights do not fit the architecture {architecture!r}: first mismatching "
+                            f"key {problem}. Name the architecture the weights were trained with.") from None
+
+
+def _preprocess_cfg(model) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    return tuple(cfg.get("mean", OPENAI_DATASET_MEAN)), tuple(cfg.get("std", OPENAI_DATASET_STD))
+
+
+def load_clip(model: str = ZOO_TINY_CLIP, weights: str | Path | None = None, device: str = "cpu") -> LoadedClip:
+    """Load a CLIP by open_clip model name; see the module docstring for the weight sources.
+
+    ``weights=None`` means the zoo model for ``"tiny-clip"`` and is refused for other names (a random
+    model must be asked for with ``"random"``). Raises :class:`ClipLoadError` with a message that says
+    what to give instead.
+    """
+    import open_clip
+
+    register_model_configs()
+    if model == ZOO_TINY_CLIP:
+        if weights is None:
+            folder = zoo_tiny_clip_dir()
+            if not (folder / "open_clip_model.safetensors").is_file():
+                raise ClipLoadError(f"{folder}: the zoo's tiny CLIP weights are missing. Regenerate them with "
+                                    "`workbench batch resources/recipes/zoo-tiny-clip.yaml`.")
+            return _finish(open_clip.create_model(f"local-dir:{folder}", device=device), ZOO_TINY_CLIP,
+                           f"zoo:{folder}", device)
+        model = TINY_ARCHITECTURE
+    if model.startswith("local-dir:"):
+        if weights is not None:
+            raise ClipLoadError(f"{model}: a local-dir folder brings its own weights; do not also pass weights")
+        folder = Path(model.split(":", 1)[1]).expanduser()
+        if not (folder / "open_clip_config.json").is_file():
+            raise ClipLoadError(f"{folder}: not an open_clip folder (needs open_clip_config.json and a weights file)")
+        try:
+            net = open_clip.create_model(f"local-dir:{folder}", device=device)
+        except RuntimeError as exc:
+            raise ClipLoadError(f"{folder}: the weights do not fit the folder's open_clip_config.json "
+                                f"({exc})") from None
+        return _finish(net, model, f"local-dir:{folder}", device)
+    if model.startswith("hf-hub:"):
+        return _from_hub(model, None, device)
+    if model not in open_clip.list_models():
+        raise ClipLoadError(f"unknown open_clip architecture {model!r}; use one of open_clip.list_models(), "
+                            f"{ZOO_TINY_CLIP!r}, or 'local-dir:/folder'")
+    if weights is None:
+        raise ClipLoadError(f"{model}: name the weights: a local file (weights=/path/model.safetensors), a hub tag "
+                            "when online, or 'random' for a randomly initialised model")
+    if str(weights) == "random":
+        return _finish(open_clip.create_model(model, device=device), model, "random", device)
+    path = Path(weights).expanduser()
+    if path.is_file():
+        logging.disable(logging.WARNING)  # open_clip warns "initialized randomly" before we load the file
+        try:
+            net = open_clip.create_model(model, device="cpu")
+        finally:
+            logging.disable(logging.NOTSET)
+        _load_weights_file(net, model, path)
+        return _finish(net.to(device), model, str(path), device)
+    if path.suffix in _WEIGHT_SUFFIXES or os.sep in str(weights):
+        raise ClipLoadError(f"{path}: no such weights file")
+    return _from_hub(model, str(weights), device)
+
+
+def _from_hub(model: str, tag: str | None, device: str) -> LoadedClip:
+    import open_clip
+
+    what = f"{model} with pretrained tag {tag!r}" if tag else model
+    hint = ("Give a local file instead: load_clip(<architecture>, weights='/path/model.safetensors') or "
+            "model='local-dir:/folder' (open_clip_config.json + weights).")
+    if is_offline():
+        raise ClipLoadError(f"{what}: needs a download from the hub, but the workbench is offline "
+                            f"(WORKBENCH_OFFLINE/HF_HUB_OFFLINE). {hint}")
+    if tag is not None and open_clip.get_pretrained_cfg(model, tag) in (None, {}):
+        raise ClipLoadError(f"{tag!r} is neither a file nor a known pretrained tag of {model} "
+                            f"(tags: {open_clip.list_pretrained_tags_by_model(model)}). {hint}")
+    try:
+        net = open_clip.create_model(model, pretrained=tag, device=device)
+    except Exception as exc:
+        raise ClipLoadError(f"{what}: the download failed ({type(exc).__name__}: {exc}); are you offline? "
+                            f"{hint}") from None
+    return _finish(net, model, f"hub:{tag or model}", device)
+
+
+def _finish(net, architecture: str, source: str, device: str) -> LoadedClip:
+    import open_clip
+
+    net.eval()
+    mean, std = _preprocess_cfg(net)
+    tokenizer = open_clip.get_tokenizer(architecture if architecture != ZOO_TINY_CLIP else TINY_ARCHITECTURE)
+    if not isinstance(tokenizer, open_clip.SimpleTokenizer):
+        log.warning("%s uses %s, not the CLIP BPE tokenizer; per-token methods may not apply",
+                    architecture, type(tokenizer).__name__)
+    return LoadedClip(model=net, tokenizer=tokenizer, architecture=architecture, source=source,
+                      image_size=int(net.visual.image_size[0] if isinstance(net.visual.image_size, (tuple, list))
+                                     else net.visual.image_size),
+                      mean=mean, std=std, device=device)
+
+
+def save_clip_dir(clip: LoadedClip, folder: Path | str, half: bool = False) -> Path:
+    """Write ``clip`` as an open_clip folder (``open_clip_config.json`` + ``open_clip_model.safetensors``).
+
+    The folder loads back with ``load_clip("local-dir:<folder>")``. ``half`` stores float16 tensors
+    (half the size; they are cast back to float32 on load).
+    """
+    import json
+
+    import open_clip
+    import torch
+
+    from workbench.core.checkpoints import save_safetensors
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = TINY_ARCHITECTURE if clip.architecture == ZOO_TINY_CLIP else clip.architecture
+    if name.startswith("local-dir:"):
+        config = json.loads((Path(name.split(":", 1)[1]) / "open_clip_config.json").read_text())
+    else:
+        config = {"model_cfg": open_clip.get_model_config(name),
+                  "preprocess_cfg": {"size": clip.image_size, "mean": list(clip.mean), "std": list(clip.std)}}
+    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=1) + "\n")
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in clip.model.state_dict().items()}
+    with torch.no_grad():
+        save_safetensors(state, folder / "open_clip_model.safetensors", metadata={"architecture": name})
+    return folder

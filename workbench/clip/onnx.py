@@ -1,0 +1,71 @@
+"""ONNX export of a CLIP's image and text encoders, each checked against torch at several batch sizes.
+
+ONNX serves embeddings only (per-patch and per-token included); gradient methods stay in torch.
+Inputs: ``pixels`` ``[B, 3, S, S]`` float32 (already preprocessed) and ``tokens`` ``[B, context]`` int64.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from workbench.clip.towers import image_tokens
+from workbench.core.onnx_export import ExportReport, export_onnx
+
+IMAGE_OUTPUTS = ("image_embeds", "patch_tokens")
+TEXT_OUTPUTS = ("text_embeds", "token_states")
+
+
+class ImageEncoder(nn.Module):
+    """``pixels -> (image_embeds [B, D], patch_tokens [B, N, D])``, unnormalised like ``encode_image``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return image_tokens(self.model, pixels)
+
+
+class TextEncoder(nn.Module):
+    """``tokens -> (text_embeds [B, D], token_states [B, L, D])``, unnormalised like ``encode_text``.
+
+    The EOT position is found with an int32 argmax (ONNX Runtime's ArgMax lacks int64 on some builds).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = self.model
+        x = m.token_embedding(tokens) + m.positional_embedding
+        x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask))
+        states = x @ m.text_projection
+        eot = tokens.to(torch.int32).argmax(dim=-1)
+        pooled = states[torch.arange(states.shape[0]), eot]
+        return pooled, states
+
+
+def export_clip_onnx(clip, folder: Path, check_batch_sizes: tuple[int, ...] = (1, 2, 5),
+                     tolerance: float = 1e-4, exporter: str = "dynamo",
+                     names: tuple[str, str] = ("image_encoder.onnx", "text_encoder.onnx")) -> dict[str, ExportReport]:
+    """Write the image and text encoders to ``folder / names[i]``; raises ``ExportError`` on a mismatch.
+
+    ``clip`` is a :class:`workbench.clip.LoadedClip`; the reports give the largest |onnx - torch| per output.
+    ``exporter`` is ``dynamo`` (torch's default) or ``torchscript`` (the legacy exporter, several times faster).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    model = clip.model.eval()
+    size = clip.image_size
+    pixels = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    tokens = clip.tokenize(["a small red circle above a large blue square", "a green star"]).cpu()
+    check = {"check_batch_sizes": check_batch_sizes, "tolerance": tolerance, "exporter": exporter}
+    return {
+        "image": export_onnx(ImageEncoder(model), (pixels,), folder / names[0], ("pixels",),
+                             IMAGE_OUTPUTS, **check),
+        "text": export_onnx(TextEncoder(model), (tokens,), folder / names[1], ("tokens",),
+                            TEXT_OUTPUTS, **check),
+    }
