@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -52,3 +54,15 @@ class EvaluateClipParams(BaseModel):
     image_size: int = Field(64, ge=32, le=224, description="scene size in pixels")
     batch_size: int = Field(256, ge=1, le=4096, description="encoder batch size")
     update_card: bool = Field(False, description="write the measured metrics into models/tiny-clip/card.json")
+
+
+class BrowseScenesParams(BaseModel):
+    """Look at shapes-world scenes with their ground truth: boxes, captions and foils."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["train", "test", "novel"] = Field("test", description="which split to draw from")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    start: int = Field(0, ge=0, description="index of the first scene")
+    count: int = Field(16, ge=1, le=256, description="how many scenes to show")
+    image_size: int = Field(64, ge=32, le=512, description="scene size in pixels")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from wb_shapes.params import EvaluateClipParams, TrainClipParams
+from wb_shapes.params import BrowseScenesParams, EvaluateClipParams, TrainClipParams
 from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
 
 ZOO_ID = "tiny-clip"
@@ -35,6 +35,18 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu"),
         execution="worker",
         outputs=("metrics", "image-grid"),
+    ))
+    registry.add_task(TaskSpec(
+        id="shapes.scenes",
+        title="Browse shapes-world scenes",
+        family=Family.DATA,
+        entry="wb_shapes.browse:run",
+        params=BrowseScenesParams,
+        description="Draws scenes of one split with their ground truth: object boxes and labels, captions and "
+                    "the one-word foils the CLIP tasks are measured on.",
+        backends=("torch-cpu",),
+        execution="inproc",
+        outputs=("regions", "image-grid", "metrics"),
     ))
 
 
