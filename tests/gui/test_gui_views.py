@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import result_samples as demo_results
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from workbench.gui import demo_results
 from workbench.gui.views import JsonView, create_view
 from workbench.gui.views.kinds import (
     HeatmapView,

@@ -1,8 +1,8 @@
 """``workbench gui --screenshot DIR``: render the main window and one view per result kind to PNGs.
 
-A real task (the first registered task that trains for a number of ``epochs``, three epochs) runs
-through the window's job queue; kinds it does not produce are filled from ``demo_results``' real
-computations. Works offscreen (``QT_QPA_PLATFORM=offscreen``).
+The steps of ``resources/recipes/screenshots.yaml`` (real plugin tasks) run through the window's job queue,
+as a user's jobs would; the first view of each result kind is saved. Steps whose task is not installed are
+skipped. Works offscreen (``QT_QPA_PLATFORM=offscreen``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import yaml
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
+from workbench.core import paths
+from workbench.core.recipes import parse_recipe
 from workbench.core.runner import RunRequest
 from workbench.gui.main_window import MainWindow
 
@@ -20,13 +23,12 @@ WINDOW_SIZE = QSize(1500, 920)
 VIEW_SIZE = QSize(1100, 760)
 
 
-def _quick_request(window: MainWindow) -> RunRequest | None:
-    """A short real job: a task with an ``epochs`` parameter run for three epochs (digits training if present)."""
-    tasks = sorted(window.host.registry.tasks.values(), key=lambda t: t.id != "digits.train-classifier")
-    for spec in tasks:
-        if "epochs" in spec.params.model_fields:
-            return RunRequest(task=spec.id, params={"epochs": 3}, device="cpu")
-    return None
+def _screenshot_requests(window: MainWindow) -> list[RunRequest]:
+    """The screenshot recipe's steps whose tasks this installation has."""
+    path = paths.resources_dir() / "recipes" / "screenshots.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["steps"] = [step for step in doc["steps"] if step["task"] in window.host.registry.tasks]
+    return parse_recipe(yaml.safe_dump(doc), str(path), window.host.registry).steps if doc["steps"] else []
 
 
 def _wait(predicate, timeout: float) -> bool:
@@ -59,9 +61,7 @@ def _view_png(result, path: Path) -> Path:
     return path
 
 
-def take_screenshots(window: MainWindow, out_dir: Path, job_timeout: float = 180.0) -> list[Path]:
-    from workbench.gui.demo_results import all_demo_results
-
+def take_screenshots(window: MainWindow, out_dir: Path, job_timeout: float = 600.0) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     window.resize(WINDOW_SIZE)
     window.show()
@@ -70,18 +70,12 @@ def take_screenshots(window: MainWindow, out_dir: Path, job_timeout: float = 180
     window.grab().save(str(written[-1]))
 
     shown: dict[str, object] = {}
-    request = _quick_request(window)
-    if request is not None:
-        window.select_task(request.task)
-        window.form.set_values(request.params)
-        entry = window.submit(request)
-        _wait(lambda: entry.finished, job_timeout)
-        for (run_id, _name), view in window.views.items():
-            if entry.record is not None and run_id == entry.record.id:
-                shown.setdefault(view.result.kind, view)
-    for result in all_demo_results():
-        if result.kind not in shown:
-            shown[result.kind] = window.show_result("demo", result)
+    entries = [window.submit(request) for request in _screenshot_requests(window)]
+    _wait(lambda: all(entry.finished for entry in entries), job_timeout)
+    finished = {entry.record.id for entry in entries if entry.record is not None}
+    for (run_id, _name), view in window.views.items():
+        if run_id in finished:
+            shown.setdefault(view.result.kind, view)
     _wait(lambda: False, 0.5)
     for kind, view in shown.items():
         written.append(_view_png(view.result, out_dir / f"view-{kind}.png"))

@@ -1,4 +1,4 @@
-"""Small real computations that produce one result of every kind, for screenshots and view tests.
+"""Small real computations that produce one result of every kind, for the view tests.
 
 These are not workbench methods (plugins bring those): a logistic regression on scikit-learn's real
 digits, contours of a drawn scene, TF-IDF word attributions and a RANSAC/Kabsch rigid fit. They exist so
