@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from wb_oodtrain.params import ZOO_MODELS, ASCOODParams, CEParams, EvaluateParams, MixOEParams, PALMParams
-from workbench.api import Family, ModelCard, TaskSpec, hookimpl, models_dir
+from workbench.api import Family, TaskSpec, hookimpl
 
 TRAIN_BACKENDS = ("torch-cuda", "torch-cpu")
 TRAIN_OUTPUTS = ("curves", "metrics", "scores", "image-grid")
@@ -59,6 +57,4 @@ def workbench_register_tasks(registry) -> None:
 @hookimpl
 def workbench_register_model_cards(registry) -> None:
     for zoo_id in ZOO_MODELS:
-        card = models_dir() / zoo_id / "card.json"
-        if card.is_file():
-            registry.add_model_card(ModelCard.model_validate(json.loads(card.read_text())))
+        registry.add_zoo_card(zoo_id)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from wb_shapes.params import BrowseScenesParams, EvaluateClipParams, TrainClipParams
-from workbench.api import Family, ModelCard, SampleSpec, TaskSpec, hookimpl, models_dir
+from workbench.api import Family, SampleSpec, TaskSpec, hookimpl
 
 ZOO_ID = "tiny-clip"
 
@@ -64,6 +62,4 @@ def workbench_register_sample_data(registry) -> None:
 
 @hookimpl
 def workbench_register_model_cards(registry) -> None:
-    card = models_dir() / ZOO_ID / "card.json"
-    if card.is_file():
-        registry.add_model_card(ModelCard.model_validate(json.loads(card.read_text())))
+    registry.add_zoo_card(ZOO_ID)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from workbench.core.errors import RegistryError
+from workbench.core.paths import models_dir
 from workbench.core.specs import ModelCard, SampleSpec, TaskSpec
 
 
@@ -35,6 +37,12 @@ class Registry:
         if card.id in self.model_cards:
             raise RegistryError(f"model id {card.id!r} is registered twice")
         self.model_cards[card.id] = self._stamp(card)
+
+    def add_zoo_card(self, zoo_id: str) -> None:
+        """Register ``models/<zoo_id>/card.json`` when the zoo holds that model (a missing one is not listed)."""
+        path = models_dir() / zoo_id / "card.json"
+        if path.is_file():
+            self.add_model_card(ModelCard.model_validate(json.loads(path.read_text())))
 
     def add_renderer(self, kind: str, entry: str) -> None:
         """Map a result kind to a headless exporter ``"module:function(result, out_dir) -> list[Path]"``."""
