@@ -1,0 +1,110 @@
+"""Task ``clip.score``: CLIPScore (``2.5 * max(cos, 0)``) of pairs, on torch or on the exported ONNX encoders.
+
+The ONNX backend runs both encoders in ONNX Runtime from ``onnx_dir`` (exported there, with a parity check,
+when the folder has no encoders yet); tokenising and image preprocessing stay with the CLIP service.
+Attributions need gradients: they are in ``clip.misalignment``, torch only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wb_clipmap.attribution import tokenize
+from wb_clipmap.params import ScoreParams
+from wb_clipmap.readers import Pair
+from wb_clipmap.scoring import clipscore
+from wb_clipmap.sources import gather_pairs
+from workbench.api import (
+    ImageReadError,
+    LoadedClip,
+    MetricsTable,
+    Progress,
+    RunContext,
+    load_clip,
+    onnx_session,
+    read_image,
+)
+
+ENCODERS = ("image_encoder.onnx", "text_encoder.onnx")
+
+
+class OnnxEncoders:
+    """The exported image and text encoders in ONNX Runtime sessions."""
+
+    def __init__(self, folder: Path, providers: list[str]) -> None:
+        self.image = onnx_session(folder / ENCODERS[0], providers)
+        self.text = onnx_session(folder / ENCODERS[1], providers)
+
+    def embed(self, pixels: torch.Tensor, tokens: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        image = self.image.run(["image_embeds"], {"pixels": pixels.cpu().numpy().astype(np.float32)})[0]
+        text = self.text.run(["text_embeds"], {"tokens": tokens.cpu().numpy().astype(np.int64)})[0]
+        return image, text
+
+
+def ensure_onnx(clip: LoadedClip, folder: Path, log) -> float | None:
+    """Export the encoders into ``folder`` unless both are there; the largest parity difference, if exported."""
+    if all((folder / name).is_file() for name in ENCODERS):
+        log(f"using the ONNX encoders in {folder}")
+        return None
+    reports = clip.export_onnx(folder)
+    worst = max(r.worst for r in reports.values())
+    log(f"exported the ONNX encoders to {folder} (largest |onnx - torch| {worst:.2e})")
+    return worst
+
+
+def _cosines(clip: LoadedClip, encoders: OnnxEncoders | None, images: list[np.ndarray],
+             texts: list[str]) -> np.ndarray:
+    tokens = tokenize(clip, texts, trim_padding=encoders is None)[0]
+    pixels = clip.preprocess(images)
+    if encoders is None:
+        with torch.no_grad():
+            image = clip.model.encode_image(pixels)
+            text = clip.text_states(tokens).pooled
+        image, text = image.cpu().numpy(), text.cpu().numpy()
+    else:
+        image, text = encoders.embed(pixels, tokens)
+    image = image / np.linalg.norm(image, axis=-1, keepdims=True)
+    text = text / np.linalg.norm(text, axis=-1, keepdims=True)
+    return (image * text).sum(-1)
+
+
+def run(params: ScoreParams, ctx: RunContext):
+    pairset = gather_pairs(params)
+    for problem in pairset.problems:
+        ctx.log(f"warning: {problem}")
+    clip = load_clip(params.model, weights=params.weights or None, device=ctx.device)
+    encoders, parity = None, None
+    if ctx.engine == "onnx":
+        folder = Path(params.onnx_dir).expanduser() if params.onnx_dir else ctx.artifacts / "onnx"
+        parity = ensure_onnx(clip, folder, ctx.log)
+        encoders = OnnxEncoders(folder, ctx.onnx_providers())
+    rows: list[list] = []
+    ready: list[tuple[Pair, np.ndarray]] = []
+    for pair in pairset.pairs:
+        try:
+            if not pair.caption.strip():
+                raise ValueError("the caption is empty")
+            ready.append((pair, pair.image if pair.image is not None else read_image(pair.image_path)))
+        except (ImageReadError, ValueError) as exc:
+            ctx.log(f"warning: skipped {pair.item}: {exc}")
+            rows.append([pair.item, pair.caption, None, None, False, pair.image_path, str(exc)])
+    for start in range(0, len(ready), params.batch_size):
+        ctx.check_cancelled()
+        chunk = ready[start:start + params.batch_size]
+        cosines = _cosines(clip, encoders, [im for _, im in chunk], [params.template + p.caption for p, _ in chunk])
+        for (pair, _), cos in zip(chunk, cosines):
+            truncated = tokenize(clip, params.template + pair.caption)[1]
+            if truncated:
+                ctx.log(f"warning: {pair.item}: the caption is longer than the text context and was truncated")
+            rows.append([pair.item, pair.caption, float(cos), clipscore(float(cos)), truncated, pair.image_path, ""])
+        yield Progress(min(1.0, (start + len(chunk)) / max(len(ready), 1)), f"{start + len(chunk)} pairs scored")
+    rows.sort(key=lambda r: (r[3] is None, r[3] if r[3] is not None else 0.0))
+    notes = f"backend {ctx.backend}; template {params.template!r}; CLIPScore = 2.5 * max(cos, 0)"
+    if parity is not None:
+        notes += f"; ONNX export parity: largest |onnx - torch| {parity:.2e}"
+    yield MetricsTable(name="clipscore", title="CLIPScore, least aligned first",
+                       columns=["item", "caption", "cosine", "CLIPScore", "truncated", "image", "error"], rows=rows,
+                       notes="\n".join([notes, *pairset.problems]))
