@@ -64,5 +64,5 @@ def run_to_end(method, stream: Stream, check_cancelled=None) -> OnlineLog:
     """Feed the whole stream and return the log."""
     log = OnlineLog()
     for _, log in run_online(method, stream, check_cancelled):  # noqa: B007 - the last log is the result
-        pass
+        continue
     return log
