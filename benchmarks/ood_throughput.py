@@ -51,14 +51,17 @@ def bare_loop(model: nn.Module, images: np.ndarray, batch: int) -> None:
             f.numpy()
 
 
-def best_of(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def interleaved_best(paths: dict, repeats: int) -> dict[str, float]:
+    """Best wall time of each path; paths run in turn every round so drift and warm-up hit all alike."""
+    for fn in paths.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    best = {name: float("inf") for name in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
@@ -83,9 +86,10 @@ def main() -> None:
                for e in ("torch", "onnx")}
         pipe_torch = ClassifierOutputs(model, ctx["torch"], images, batch_size=args.batch)
         pipe_onnx = ClassifierOutputs(model, ctx["onnx"], images, batch_size=args.batch)
-        t_bare = best_of(lambda: bare_loop(model, images, args.batch), args.repeats)
-        t_pipe = best_of(lambda: pipe_torch.outputs(images), args.repeats)
-        t_onnx = best_of(lambda: pipe_onnx.outputs(images), args.repeats)
+        best = interleaved_best({"bare": lambda: bare_loop(model, images, args.batch),
+                                 "torch": lambda: pipe_torch.outputs(images),
+                                 "onnx": lambda: pipe_onnx.outputs(images)}, args.repeats)
+        t_bare, t_pipe, t_onnx = best["bare"], best["torch"], best["onnx"]
         diff = np.abs(pipe_torch.outputs(images[:512])[0] - pipe_onnx.outputs(images[:512])[0]).max()
     n = args.images
     print(f"model {args.model}, {n} images 1x32x32, batch {args.batch}, {threads} torch threads, CPU")
