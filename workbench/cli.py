@@ -1,4 +1,4 @@
-"""The headless entry point: ``workbench plugins | info | run | batch | demo | report | export-onnx | gui``.
+"""The headless entry point: ``workbench plugins | info | run | rerun | batch | demo | report | export-onnx | gui``.
 
 Imports stay inside the commands so ``workbench --help`` and ``workbench plugins`` never load torch.
 """
@@ -127,6 +127,22 @@ def cmd_run(args) -> int:
     return 0 if record.state.value == "completed" else 1
 
 
+def cmd_rerun(args) -> int:
+    from workbench.core.runner import RunRequest
+    from workbench.core.runstore import RunStore
+
+    record = RunStore.load(Path(args.run_dir))
+    runner = _runner(args.out)
+    job = runner.prepare(RunRequest(**record.request(), execution=record.execution))
+    try:
+        new = runner.execute(job, _progress_printer(record.task))
+    except KeyboardInterrupt:
+        print(f"cancelled: {job.run_dir}", file=sys.stderr)
+        return 130
+    _print_record(new, job.run_dir)
+    return 0 if new.state.value == "completed" else 1
+
+
 def run_batch(recipe_path: Path, out: Path | None, keep_going: bool, shard_spec: str | None,
               report: bool, title: str | None = None) -> tuple[int, Path | None]:
     """Run a recipe's steps in order; returns (exit code, report path). Shared by ``batch`` and ``demo``."""
@@ -251,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run store folder (default: $WORKBENCH_HOME/runs)")
     p.add_argument("--report", action="store_true", help="also write an HTML report into the run folder")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("rerun", help="run again what a run folder's run.json recorded (task, params, backend, seed)")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="run store folder (default: $WORKBENCH_HOME/runs)")
+    p.set_defaults(fn=cmd_rerun)
     p = sub.add_parser("batch", help="run a recipe's steps in order")
     p.add_argument("recipe")
     p.add_argument("--out", help="batch folder (default: $WORKBENCH_HOME/batches/<time>-<name>)")

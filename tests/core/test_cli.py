@@ -52,6 +52,21 @@ def test_run_writes_a_run_and_a_report(env, tmp_path):
     assert "[test.echo] 100% step 2" in out.stderr
 
 
+def test_rerun_repeats_a_run_from_its_run_json(env, tmp_path):
+    store = tmp_path / "store"
+    assert wb("run", "test.echo", "--seed", "9", "--set", "steps=2", "--out", str(store), env=env).returncode == 0
+    first = next(store.iterdir())
+    out = wb("rerun", str(first), "--out", str(store), env=env)
+    assert out.returncode == 0, out.stderr
+    second = next(d for d in store.iterdir() if d != first)
+    a, b = (json.loads((d / "run.json").read_text()) for d in (first, second))
+    assert (a["task"], a["params"], a["seed"]) == (b["task"], b["params"], b["seed"])
+    from workbench.core.runstore import RunStore
+
+    draws = [RunStore.results(d)[-1].as_dicts()[1] for d in (first, second)]
+    assert draws[0] == draws[1] and draws[0]["key"] == "draw"
+
+
 def test_failing_task_exits_nonzero(env):
     out = wb("run", "test.fail", env=env)
     assert out.returncode == 1
