@@ -96,9 +96,7 @@ def _run_logger(run_dir: Path, run_id: str, emit: EventSink) -> logging.Logger:
     logger = logging.getLogger(f"workbench.run.{run_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
+    _close_logger(logger)
     file_handler = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(file_handler)
@@ -153,21 +151,19 @@ def execute_inproc(job: Job, emit: EventSink) -> RunRecord:
         logger.info("cancelled")
         _finish(run_dir, record, RunState.CANCELLED, t0, partial=True, error="cancelled by the user")
         emit(RunEvent("state", record.id, state=record.state.value))
-        _close_logger(logger)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return record
     except Exception as exc:
         tb = traceback.format_exc()
         logger.error("failed: %s\n%s", exc, tb)
         _finish(run_dir, record, RunState.FAILED, t0, error=f"{type(exc).__name__}: {exc}", traceback=tb)
         emit(RunEvent("state", record.id, state=record.state.value, message=record.error))
+    else:
+        _finish(run_dir, record, RunState.COMPLETED, t0)
+        logger.info("completed in %.2f s", record.duration_s)
+        emit(RunEvent("state", record.id, state=record.state.value))
+    finally:
         _close_logger(logger)
-        return record
-    _finish(run_dir, record, RunState.COMPLETED, t0)
-    logger.info("completed in %.2f s", record.duration_s)
-    emit(RunEvent("state", record.id, state=record.state.value))
-    _close_logger(logger)
     return record
 
 
