@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from workbench.core.plugins import HOOK_NAMES, PluginHost
 
 
@@ -64,6 +66,25 @@ def test_allow_list_from_config_file(tmp_path, monkeypatch):
     host = PluginHost()
     assert host.plugins["digits"].status == "disabled"
     assert host.plugins["ood-baselines"].status == "loaded"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("plugins: [digits]\n", "expected 'plugins:"),
+    ("plugins: {deny: digits}\n", "expected 'plugins:"),
+    ("plugins: {deny: [\n", "cannot read"),
+])
+def test_bad_config_file_is_a_clear_error(tmp_path, monkeypatch, text, message):
+    from workbench.core.errors import UserError
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(text)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(cfg))
+    with pytest.raises(UserError, match=message) as info:
+        PluginHost()
+    assert str(cfg) in str(info.value)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(UserError, match="missing.yaml"):
+        PluginHost()
 
 
 def test_hook_workbench_register_tasks(test_plugins):

@@ -18,6 +18,7 @@ from typing import Literal
 import pluggy
 
 from workbench.core import hookspecs
+from workbench.core.errors import UserError
 from workbench.core.registry import Registry
 
 ENTRY_POINT_GROUP = "workbench.plugins"
@@ -52,16 +53,28 @@ def _env_extra() -> dict[str, str]:
     return {name.strip(): module.strip() for name, _, module in pairs}
 
 
+def _read_config(path: Path) -> dict:
+    """The ``plugins`` section of the YAML file named by ``WORKBENCH_CONFIG``; a bad file is a clear error."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"WORKBENCH_CONFIG={path}: cannot read the configuration ({exc})") from None
+    plugins = data.get("plugins", {}) if isinstance(data, dict) else None
+    if not isinstance(plugins, dict) or not all(
+            isinstance(plugins.get(k), (list, type(None))) for k in ("allow", "deny")):
+        raise UserError(f"WORKBENCH_CONFIG={path}: expected 'plugins: {{allow: [names], deny: [names]}}'")
+    return plugins
+
+
 def _config_lists() -> tuple[set[str] | None, set[str]]:
     """Allow/deny lists from ``$WORKBENCH_CONFIG`` (YAML ``plugins: {allow: [...], deny: [...]}``) and env."""
     allow: set[str] | None = None
     deny: set[str] = set()
     cfg_path = os.environ.get("WORKBENCH_CONFIG")
-    if cfg_path and Path(cfg_path).is_file():
-        import yaml
-
-        data = yaml.safe_load(Path(cfg_path).read_text()) or {}
-        plugins = data.get("plugins") or {}
+    if cfg_path:
+        plugins = _read_config(Path(cfg_path))
         if plugins.get("allow") is not None:
             allow = set(plugins["allow"])
         deny |= set(plugins.get("deny") or [])
