@@ -6,6 +6,7 @@ Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so they work on
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -158,7 +159,8 @@ def token_scores_figure(result: R.TokenScores, threshold: float | None = None, *
     ax_bar.set_xticks(range(len(result.tokens)), result.tokens, rotation=45, ha="right", fontsize=8)
     ax_bar.legend(fontsize=8)
     summary = ", ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
-    fig.suptitle((result.title or result.name) + (f"  ({summary})" if summary else ""), fontsize=10)
+    title = (result.title or result.name) + (f"  ({summary})" if summary else "")
+    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 13)), fontsize=10)
     return fig
 
 
