@@ -7,7 +7,14 @@ from workbench.clip import CaptionTruncatedWarning, ClipLoadError, LoadedClip, l
 from workbench.core.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
 from workbench.core.context import Cancelled, Progress, RunContext
 from workbench.core.hookspecs import hookimpl
-from workbench.core.images import IMAGE_SUFFIXES, FolderImages, ImageReadError, read_image, read_image_folder
+from workbench.core.images import (
+    IMAGE_SUFFIXES,
+    FolderImages,
+    ImageReadError,
+    read_image,
+    read_image_folder,
+    read_image_tree,
+)
 from workbench.core.onnx_export import ExportError, ExportReport, export_onnx, onnx_session
 from workbench.core.paths import models_dir, resources_dir
 from workbench.core.results import (
@@ -29,6 +36,6 @@ __all__ = [
     "FolderImages", "Heatmap",
     "ImageGrid", "ImageReadError", "MetricsTable", "ModelCard", "Progress", "Registration", "Regions", "Result",
     "RunContext", "SampleSpec", "ScoreSet", "TaskSpec", "TokenScores", "export_onnx", "hookimpl", "load_into",
-    "load_state_dict", "models_dir", "onnx_session", "read_image", "read_image_folder", "resolve_entry",
-    "resources_dir", "save_safetensors",
+    "load_state_dict", "models_dir", "onnx_session", "read_image", "read_image_folder", "read_image_tree",
+    "resolve_entry", "resources_dir", "save_safetensors",
 ]

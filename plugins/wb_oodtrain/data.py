@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wb_oodtrain.params import DataParams
-from workbench.api import IMAGE_SUFFIXES, ImageReadError, read_image, read_image_folder
+from workbench.api import ImageReadError, read_image_folder, read_image_tree
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -59,23 +59,8 @@ def _to_array(images: list[np.ndarray], size: int) -> np.ndarray:
 
 def read_flat_folder(folder: str | Path, size: int, mode: str, on_bad_image: str, what: str) -> tuple[np.ndarray, int]:
     """Every image under ``folder`` (recursively) as one set; returns the array and how many files were skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{what}: {folder} is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{what}: {folder} holds no image files")
-    images, skipped = [], 0
-    for path in files:
-        try:
-            images.append(read_image(path, mode=mode))
-        except ImageReadError as exc:
-            if on_bad_image == "raise":
-                raise DataError(f"{what}: {exc} (set on_bad_image=skip to skip it)") from None
-            skipped += 1
-    if not images:
-        raise DataError(f"{what}: no readable image in {folder}")
-    return _to_array(images, size), skipped
+    found = read_image_tree(folder, mode=mode, on_error=on_bad_image, what=what)
+    return _to_array(found.images, size), len(found.skipped)
 
 
 class _ArraysOnly(pickle.Unpickler):

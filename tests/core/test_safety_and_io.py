@@ -68,6 +68,24 @@ def test_corrupt_image_names_the_file(tmp_path):
         read_image(root / "nope.png")
 
 
+def test_image_tree_reads_recursively_and_names_bad_files(tmp_path):
+    from PIL import Image
+
+    from workbench.api import read_image_tree
+
+    (tmp_path / "set" / "sub").mkdir(parents=True)
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "set" / "a.png")
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "set" / "sub" / "b.png")
+    (tmp_path / "set" / "sub" / "c.png").write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match=r"outlier_dir: .*c\.png"):
+        read_image_tree(tmp_path / "set", what="outlier_dir")
+    found = read_image_tree(tmp_path / "set", mode="L", on_error="skip")
+    assert [p.name for p in found.paths] == ["a.png", "b.png"] and len(found.skipped) == 1
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageReadError, match="x: .*empty holds no image files"):
+        read_image_tree(tmp_path / "empty", what="x")
+
+
 def test_sixteen_bit_and_rgba_images_convert(tmp_path):
     from PIL import Image
 

@@ -85,3 +85,32 @@ def read_image_folder(
             out.paths.append(path)
             out.labels.append(label)
     return out
+
+
+def read_image_tree(
+    folder: Path | str, mode: Literal["L", "RGB"] = "RGB", on_error: Literal["raise", "skip"] = "raise",
+    what: str = "images",
+) -> FolderImages:
+    """Every image under ``folder`` (recursively) as one set, e.g. an OOD or outlier folder.
+
+    ``what`` names the parameter in errors. Unreadable files raise naming the file, or are skipped and listed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageReadError(f"{what}: {folder} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ImageReadError(f"{what}: {folder} holds no image files")
+    out = FolderImages(root=folder, classes=[])
+    for path in files:
+        try:
+            out.images.append(read_image(path, mode))
+        except ImageReadError as exc:
+            if on_error == "raise":
+                raise ImageReadError(f"{what}: {exc} (set on_bad_image=skip to skip unreadable files)") from None
+            out.skipped.append(str(exc))
+            continue
+        out.paths.append(path)
+    if not out.images:
+        raise ImageReadError(f"{what}: no readable image in {folder} ({len(out.skipped)} skipped)")
+    return out
