@@ -55,6 +55,17 @@ def _print_record(record, run_dir: Path) -> None:
             print(f"traceback: {run_dir / 'log.txt'}", file=sys.stderr)
 
 
+def _execute(runner, job):
+    """Execute a prepared job with progress on stderr and print its outcome; None when the user pressed Ctrl-C."""
+    try:
+        record = runner.execute(job, _progress_printer(job.record.task))
+    except KeyboardInterrupt:
+        print(f"cancelled: {job.run_dir}", file=sys.stderr)
+        return None
+    _print_record(record, job.run_dir)
+    return record
+
+
 def cmd_plugins(args) -> int:
     from workbench.core.plugins import get_host
 
@@ -114,12 +125,9 @@ def cmd_run(args) -> int:
     request = RunRequest(task=args.task, params=parse_assignments(args.set or []), backend=args.backend,
                          device=args.device, seed=args.seed, execution=args.execution)
     job = runner.prepare(request)
-    try:
-        record = runner.execute(job, _progress_printer(args.task))
-    except KeyboardInterrupt:
-        print(f"cancelled: {job.run_dir}", file=sys.stderr)
+    record = _execute(runner, job)
+    if record is None:
         return 130
-    _print_record(record, job.run_dir)
     if args.report and record.results:
         from workbench.render.report import build_report
 
@@ -133,13 +141,9 @@ def cmd_rerun(args) -> int:
 
     record = RunStore.load(Path(args.run_dir))
     runner = _runner(args.out)
-    job = runner.prepare(RunRequest(**record.request(), execution=record.execution))
-    try:
-        new = runner.execute(job, _progress_printer(record.task))
-    except KeyboardInterrupt:
-        print(f"cancelled: {job.run_dir}", file=sys.stderr)
+    new = _execute(runner, runner.prepare(RunRequest(**record.request(), execution=record.execution)))
+    if new is None:
         return 130
-    _print_record(new, job.run_dir)
     return 0 if new.state.value == "completed" else 1
 
 
