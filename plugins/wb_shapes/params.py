@@ -27,6 +27,9 @@ class TrainClipParams(BaseModel):
                                                                          "scenes (a clean shape-word signal)")
     shape_foil_share: float = Field(0.0, ge=0, le=1, description="probability that a scene's foil negative is its "
                                                                  "shape foil (0: the foil kind is uniform)")
+    counterfactual_fraction: float = Field(0.0, ge=0, le=1, description="share of scenes that also come redrawn "
+                                           "with their shape foil made true, paired with that foil (hard negative "
+                                           "images)")
     drop_size_fraction: float = Field(0.3, ge=0, le=1, description="share of short captions without size words")
     checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
     stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "

@@ -2,7 +2,9 @@
 
 Step ``k`` draws train-split scenes ``k*B .. k*B+B-1``, so a resumed run sees exactly the data it would
 have seen. The loss is CLIP's symmetric InfoNCE; with ``foil_negatives`` each image also competes
-against the batch's one-word foils (NegCLIP-style), which teaches the model that single words matter.
+against the batch's one-word foils (NegCLIP-style), which teaches the model that single words matter. With
+``counterfactual_fraction`` a share of scenes also come redrawn with their shape foil made true, paired
+with that foil: a hard negative image for the caption as well as a hard negative caption for the image.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from wb_shapes.captions import training_pair
 from wb_shapes.metrics import CHANCE, SINGLE_START, card_metrics, foil_test, retrieval, summary_rows, zero_shot
 from wb_shapes.params import TrainClipParams
-from wb_shapes.world import generate_scenes
+from wb_shapes.world import Scene, generate_scenes, shape_counterfactual
 from wb_shapes.zoo import ZOO_ID, write_card
 from workbench.api import (
     CheckpointError,
@@ -52,16 +54,22 @@ def encode_texts_grouped(clip, tokens: torch.Tensor) -> torch.Tensor:
     return F.normalize(out, dim=-1)
 
 
-def _batch(params: TrainClipParams, step: int) -> list:
+def _batch(params: TrainClipParams, step: int) -> tuple[list[Scene], list[Scene | None]]:
     """Train scenes ``step*B ..`` plus, for ``single_object_fraction``, one-object scenes from an index range
-    of their own (``SINGLE_TRAIN_START + step*B ..``) in the same train split."""
+    of their own (``SINGLE_TRAIN_START + step*B ..``) in the same train split; and for each group's first
+    ``counterfactual_fraction`` its shape counterfactual (``None`` where there is none)."""
     n_single = int(round(params.single_object_fraction * params.batch_size))
     start = step * params.batch_size
-    scenes = generate_scenes(params.batch_size - n_single, "train", params.data_seed, params.image_size, start=start)
-    if n_single:
-        scenes += generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
-                                  start=SINGLE_TRAIN_START + start)
-    return scenes
+    groups = [(params.batch_size - n_single, start, 1, 4), (n_single, SINGLE_TRAIN_START + start, 1, 1)]
+    scenes: list[Scene] = []
+    counterfactuals: list[Scene | None] = []
+    for n, first, lo, hi in groups:
+        group = generate_scenes(n, "train", params.data_seed, params.image_size, lo, hi, start=first)
+        n_cf = int(round(params.counterfactual_fraction * n))
+        scenes += group
+        counterfactuals += [shape_counterfactual(sc, params.data_seed, params.image_size, lo, hi) if i < n_cf
+                            else None for i, sc in enumerate(group)]
+    return scenes, counterfactuals
 
 
 def _param_groups(model, weight_decay: float) -> list[dict]:
@@ -127,20 +135,23 @@ def run(params: TrainClipParams, ctx: RunContext):
     end = min(params.steps, params.stop_after or params.steps)
     for step in range(start, end):
         model.train()
-        scenes = _batch(params, step)
+        scenes, counterfactuals = _batch(params, step)
         rng = np.random.default_rng([params.data_seed, step])
-        pairs = [training_pair(s, rng, params.drop_size_fraction, params.long_caption_fraction,
-                               params.shape_foil_share) for s in scenes]
-        texts = [p[0] for p in pairs] + ([p[1] for p in pairs] if params.foil_negatives else [])
-        tokens = clip.tokenizer(texts, context_length=clip.context_length).to(ctx.device)
-        images = clip.preprocess([s.image for s in scenes])
+        texts = [training_pair(s, rng, params.drop_size_fraction, params.long_caption_fraction,
+                               params.shape_foil_share, force_shape_foil=cf is not None)
+                 for s, cf in zip(scenes, counterfactuals)]
+        pictured = [(cf, t.apply(cf)) for cf, t in zip(counterfactuals, texts) if cf is not None]
+        foils = [t.foil for t, cf in zip(texts, counterfactuals) if cf is None] if params.foil_negatives else []
+        positives = [t.caption for t in texts] + [text for _, text in pictured]
+        tokens = clip.tokenizer(positives + foils, context_length=clip.context_length).to(ctx.device)
+        images = clip.preprocess([s.image for s in scenes] + [cf.image for cf, _ in pictured])
         for group in opt.param_groups:
             group["lr"] = _lr(step, params)
         img = model.encode_image(images, normalize=True)
         txt = encode_texts_grouped(clip, tokens)
         scale = model.logit_scale.exp().clamp(max=100)
-        target = torch.arange(len(scenes), device=img.device)
-        cap = txt[: len(scenes)]
+        target = torch.arange(len(positives), device=img.device)
+        cap = txt[: len(positives)]
         loss = 0.5 * (F.cross_entropy(scale * img @ txt.T, target) + F.cross_entropy(scale * cap @ img.T, target))
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -13,7 +13,7 @@ relation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -63,6 +63,7 @@ class Foil:
     word_index: int
     original_word: str
     new_word: str
+    object_index: int | None = None
 
 
 @dataclass
@@ -224,7 +225,7 @@ def make_foils(objects: list[ShapeObject], relation: str | None, rng: np.random.
         new = options[int(rng.integers(len(options)))]
         swapped = [*words[:index], new, *words[index + 1:]]
         foils[kind] = Foil(kind=kind, caption=" ".join(swapped), word_index=index, original_word=words[index],
-                           new_word=new)
+                           new_word=new, object_index=None if kind == "relation" else target)
     return foils
 
 
@@ -253,8 +254,12 @@ def _sample_objects(rng: np.random.Generator, n: int, size: int, split: str) -> 
 
 
 def make_scene(seed: int, split: str = "train", index: int = 0, image_size: int = 64, min_objects: int = 1,
-               max_objects: int = 4) -> Scene:
-    """Draw scene ``index`` of ``split`` for ``seed``: deterministic, independent of every other scene."""
+               max_objects: int = 4, swap_shape: tuple[int, str] | None = None) -> Scene:
+    """Draw scene ``index`` of ``split`` for ``seed``: deterministic, independent of every other scene.
+
+    ``swap_shape=(i, shape)`` draws the same scene (background, positions, angles) with object ``i`` in
+    another shape: see :func:`shape_counterfactual`.
+    """
     if not 1 <= min_objects <= max_objects <= 4:
         raise ValueError(f"need 1 <= min_objects <= max_objects <= 4, got {min_objects}, {max_objects}")
     rng = scene_rng(seed, split, index)
@@ -262,6 +267,9 @@ def make_scene(seed: int, split: str = "train", index: int = 0, image_size: int 
     objects = None
     while objects is None:
         objects = _sample_objects(rng, n, image_size, split)
+    if swap_shape is not None:
+        i, shape = swap_shape
+        objects[i] = replace(objects[i], shape=shape)
     background = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
     scale = 4
     canvas = cv2.resize(_background(background, image_size, rng), (image_size * scale,) * 2,
@@ -273,6 +281,22 @@ def make_scene(seed: int, split: str = "train", index: int = 0, image_size: int 
     return Scene(image=image, objects=objects, caption=short_caption(objects, relation),
                  long_caption=long_caption(objects, background, image_size), background=background,
                  relation=relation, foils=make_foils(objects, relation, rng), split=split, index=index)
+
+
+def shape_counterfactual(scene: Scene, seed: int, image_size: int = 64, min_objects: int = 1,
+                         max_objects: int = 4) -> Scene | None:
+    """The scene redrawn with its shape foil made true: the picture of ``scene.foils["shape"].caption``.
+
+    A hard negative image (the pair of the caption's hard negative text) for contrastive training. The
+    arguments must be the ones that drew ``scene``. ``None`` when the swap would draw a held-out
+    colour-shape combination outside the ``novel`` split, which training must never see.
+    """
+    foil = scene.foils["shape"]
+    obj = scene.objects[foil.object_index]
+    if scene.split != "novel" and (obj.colour, foil.new_word) in HELDOUT_COMBOS:
+        return None
+    return make_scene(seed, scene.split, scene.index, image_size, min_objects, max_objects,
+                      swap_shape=(foil.object_index, foil.new_word))
 
 
 def generate_scenes(n: int, split: str = "train", seed: int = 0, image_size: int = 64, min_objects: int = 1,

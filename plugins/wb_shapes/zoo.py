@@ -14,17 +14,29 @@ def _extras(params: dict) -> str:
         parts.append(f"shape foil share {params['shape_foil_share']}")
     if params.get("single_object_fraction"):
         parts.append(f"one-object share {params['single_object_fraction']} (scenes from index 50,000,000 on)")
+    if params.get("counterfactual_fraction"):
+        parts.append(f"shape counterfactual images for a share {params['counterfactual_fraction']} of scenes "
+                     "(never of a held-out combination)")
     return "; " + ", ".join(parts)
 
 
+def describe_architecture(model_cfg: dict) -> str:
+    """The card's architecture line, read from an open_clip model config (so it cannot drift from the weights)."""
+    v, t = model_cfg["vision_cfg"], model_cfg["text_cfg"]
+    return (f"open_clip CLIP 'wb-tiny-clip': ViT {v['image_size']}px/patch {v['patch_size']}, width {v['width']}, "
+            f"{v['layers']} layers, {v['width'] // v['head_width']} heads; text transformer width {t['width']}, "
+            f"{t['heads']} heads, {t['layers']} layers, context {t['context_length']}, CLIP BPE vocabulary "
+            f"{t['vocab_size']}; embed {model_cfg['embed_dim']} (float16 storage, loads as float32; also a local-dir: "
+            "folder)")
+
+
 def write_card(folder: Path, metrics: dict[str, float], params: dict) -> Path:
+    model_cfg = json.loads((folder / "open_clip_config.json").read_text())["model_cfg"]
     card = {
         "id": ZOO_ID,
         "title": "Tiny CLIP trained on the shapes world",
         "weights": f"{ZOO_ID}/open_clip_model.safetensors",
-        "architecture": "open_clip CLIP 'wb-tiny-clip': ViT 64px/patch 8, width 96, 3 layers, 3 heads; "
-                        "text transformer width 64, 4 heads, 3 layers, context 77, CLIP BPE vocabulary 49408; embed 64 "
-                        "(float16 storage, loads as float32; also a local-dir: folder)",
+        "architecture": describe_architecture(model_cfg),
         "recipe": "resources/recipes/zoo-tiny-clip.yaml",
         "data": f"shapes world seed {params['data_seed']}: train split scenes "
                 f"0..{params['steps'] * params['batch_size'] - 1} (fresh scenes every step, 1-4 objects, "

@@ -44,6 +44,22 @@ def test_training_resumes_exactly_where_it_stopped():
     assert card["id"] == "tiny-clip" and "foil_colour" in card["metrics"]
 
 
+def test_counterfactual_batch_redraws_scenes_with_their_shape_foil():
+    from wb_shapes.params import TrainClipParams
+    from wb_shapes.train import _batch
+
+    params = TrainClipParams(batch_size=16, counterfactual_fraction=0.5, single_object_fraction=0.25)
+    scenes, counterfactuals = _batch(params, step=3)
+    assert len(scenes) == len(counterfactuals) == 16
+    assert all(cf is None for cf in counterfactuals[6:12] + counterfactuals[14:])
+    drawn = [(s, cf) for s, cf in zip(scenes, counterfactuals) if cf is not None]
+    assert drawn and all(cf.caption == s.foils["shape"].caption and len(cf.objects) == len(s.objects)
+                         for s, cf in drawn)
+    assert all(len(s.objects) == 1 for s in scenes[12:])
+    run_dir = _train(counterfactual_fraction=0.5)
+    assert (run_dir / "artifacts" / "tiny-clip" / "open_clip_model.safetensors").is_file()
+
+
 def test_resume_from_a_missing_checkpoint_names_it(tmp_path):
     job, record = Runner().run(RunRequest(task="clip.train", params={**TINY, "resume_from": str(tmp_path)},
                                           backend="torch", device="cpu", execution="inproc"))

@@ -16,6 +16,7 @@ from wb_shapes.world import (
     load_shapes_world,
     make_scene,
     scene_rng,
+    shape_counterfactual,
 )
 
 
@@ -126,6 +127,29 @@ def test_heldout_combinations_never_in_train_or_test_and_always_in_novel():
     novel = generate_scenes(100, "novel", 0)
     assert all((s.objects[0].colour, s.objects[0].shape) in HELDOUT_COMBOS for s in novel)
     assert len({(s.objects[0].colour, s.objects[0].shape) for s in novel}) == len(HELDOUT_COMBOS)
+
+
+def test_shape_counterfactual_pictures_the_shape_foil_and_changes_nothing_else(scenes):
+    drawn = 0
+    for scene in scenes:
+        foil = scene.foils["shape"]
+        cf = shape_counterfactual(scene, seed=3)
+        if cf is None:
+            target = scene.objects[foil.object_index]
+            assert (target.colour, foil.new_word) in HELDOUT_COMBOS
+            continue
+        drawn += 1
+        assert cf.caption == foil.caption and cf.background == scene.background
+        assert [o.shape for o in cf.objects][foil.object_index] == foil.new_word
+        assert [o.centre for o in cf.objects] == [o.centre for o in scene.objects]
+        assert not cf.combos & HELDOUT_COMBOS
+        changed = np.abs(cf.image.astype(int) - scene.image.astype(int)).max(-1) > 0
+        assert changed.any()
+        x0, y0, x1, y1 = scene.objects[foil.object_index].box
+        ys, xs = np.nonzero(changed)
+        assert xs.min() >= np.floor(x0) - 1 and xs.max() <= np.ceil(x1) and ys.min() >= np.floor(y0) - 1
+        assert ys.max() <= np.ceil(y1)
+    assert drawn > len(scenes) * 0.8
 
 
 def test_object_count_bounds_are_checked():
