@@ -115,7 +115,8 @@ class _NormAdapter:
         self.steps = steps
 
     def loss(self, logits: torch.Tensor, feats: torch.Tensor) -> tuple[torch.Tensor, dict[str, object]]:
-        raise NotImplementedError
+        """The adaptation objective, defined by TENT and CAFA; BatchNormStats overrides ``process`` instead."""
+        raise NotImplementedError(f"{type(self).__name__} does not adapt by a loss")
 
     def param_shift(self) -> float:
         """Relative L2 change of the adapted parameters since the start."""
