@@ -37,13 +37,12 @@ def max_diff(a: dict, b: dict) -> float:
 def time_inference(engine: str, images: np.ndarray, batch: int) -> float:
     import torch
 
-    from wb_digits.zoo import load_model
-    from wb_ood.inference import ClassifierOutputs
+    from workbench.api import ClassifierOutputs, load_zoo_model
     from workbench.core.context import RunContext
 
     with tempfile.TemporaryDirectory() as tmp:
         ctx = RunContext(run_dir=Path(tmp), seed=0, engine=engine, device="cuda", logger=logging.getLogger("gpu"))
-        pipe = ClassifierOutputs(load_model(), ctx, images, batch_size=batch)
+        pipe = ClassifierOutputs(load_zoo_model("digits-cnn"), ctx, images, batch_size=batch)
         pipe.outputs(images[:batch])
         torch.cuda.synchronize()
         t0 = time.perf_counter()

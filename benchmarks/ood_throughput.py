@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wb_ood.inference import ClassifierOutputs
+from workbench.api import ClassifierOutputs, load_zoo_model
 from workbench.core.context import RunContext
 
 
@@ -73,12 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     threads = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
     torch.set_num_threads(threads)
-    if args.model == "digits-cnn":
-        from wb_digits.zoo import load_model
-
-        model = load_model().eval()
-    else:
-        model = ResNetClassifier().eval()
+    model = load_zoo_model("digits-cnn").eval() if args.model == "digits-cnn" else ResNetClassifier().eval()
     images = np.random.default_rng(0).random((args.images, 1, 32, 32), dtype=np.float32)
     log = logging.getLogger("bench")
     with tempfile.TemporaryDirectory() as tmp:

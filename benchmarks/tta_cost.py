@@ -11,7 +11,10 @@ pass. Medians over repeats, one torch thread (numpy/BLAS threads as set by OMP_N
 from __future__ import annotations
 
 import argparse
+import logging
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,8 +22,9 @@ import torch
 from wb_tta.cafa import compute_source_stats
 from wb_tta.corruptions import corrupt
 from wb_tta.lame import lame
-from wb_tta.methods import Cafa, Tent, TorchSource, softmax
+from wb_tta.methods import Cafa, Tent, softmax
 from wb_tta.sources import load_source_model, load_split, source_subset
+from workbench.api import ClassifierOutputs, RunContext
 
 
 def median_seconds(fn, repeats: int, sync=lambda: None) -> float:
@@ -50,9 +54,11 @@ def main() -> None:
     model = load_source_model()
     test = load_split("digits", "test")
     x = corrupt(test.x[:args.batch], args.corruption, args.severity)
-    source = TorchSource(model, args.device)
-    forward = median_seconds(lambda: source.infer(x), args.repeats, sync)
-    logits, feats = source.infer(x)
+    ctx = RunContext(run_dir=Path(tempfile.mkdtemp()), seed=0, engine="torch", device=args.device,
+                     logger=logging.getLogger("bench"))
+    source = ClassifierOutputs(model, ctx, x)
+    forward = median_seconds(lambda: source.outputs(x), args.repeats, sync)
+    logits, feats = source.outputs(x)
     probs = softmax(logits)
     print(f"device {args.device}, batch {args.batch} ({args.corruption} s{args.severity}): "
           f"forward pass (logits + features) {1000 * forward:.2f} ms")

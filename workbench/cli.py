@@ -1,6 +1,9 @@
-"""The headless entry point: ``workbench plugins | info | run | rerun | batch | demo | report | export-onnx | gui``.
+"""The headless entry point: ``workbench plugins | info | run | rerun | batch | demo | recipes | report | schema |
+export-onnx | gui``.
 
 Imports stay inside the commands so ``workbench --help`` and ``workbench plugins`` never load torch.
+``workbench run TASK --help`` lists the task's parameters (type, default, range, choices, description), and
+``--set KEY=VALUE`` reads each value by its field's type.
 """
 
 from __future__ import annotations
@@ -44,7 +47,16 @@ def _runner(out: str | None):
     from workbench.core.runner import Runner
     from workbench.core.runstore import RunStore
 
-    return Runner(store=RunStore(Path(out)) if out else None)
+    return Runner(store=RunStore(_out_folder(out)) if out else None)
+
+
+def _out_folder(out: str) -> Path:
+    from workbench.core.errors import UserError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    return path
 
 
 def _print_record(record, run_dir: Path) -> None:
@@ -57,6 +69,8 @@ def _print_record(record, run_dir: Path) -> None:
 
 def _execute(runner, job):
     """Execute a prepared job with progress on stderr and print its outcome; None when the user pressed Ctrl-C."""
+    for note in job.record.notes:
+        print(f"note: {note}", file=sys.stderr)
     try:
         record = runner.execute(job, _progress_printer(job.record.task))
     except KeyboardInterrupt:
@@ -66,19 +80,32 @@ def _execute(runner, job):
     return record
 
 
+def _task_doc(host, spec) -> dict:
+    from workbench.core.params import describe_field, params_revision
+
+    return {"id": spec.id, "plugin": spec.plugin, "title": spec.title, "family": spec.family,
+            "backends": list(spec.backends), "execution": spec.execution, "requires": list(spec.requires),
+            "available": spec.qualified_id not in host.registry.unavailable,
+            "unavailable_reason": host.registry.unavailable.get(spec.qualified_id, ""),
+            "description": spec.description, "params_revision": params_revision(spec.params),
+            "parameters": [describe_field(n, f) for n, f in spec.params.model_fields.items()]}
+
+
 def cmd_plugins(args) -> int:
     from workbench.core.plugins import get_host
 
     host = get_host()
+    registry = host.registry
     if args.json:
         doc = []
         for info in host.plugins.values():
-            tasks = [host.registry.tasks[t] for t in info.tasks]
             doc.append({
                 "name": info.name, "module": info.module, "version": info.version, "status": info.status,
-                "error": info.error, "traceback": info.traceback,
-                "tasks": [{"id": t.id, "title": t.title, "family": t.family.value, "backends": list(t.backends),
-                           "execution": t.execution} for t in tasks],
+                "error": info.error, "traceback": info.traceback, "rejected": info.rejected,
+                "tasks": [_task_doc(host, t) for t in registry.tasks.of_plugin(info.name)],
+                "samples": [s.id for s in registry.samples.of_plugin(info.name)],
+                "models": [m.id for m in registry.models.of_plugin(info.name)],
+                "result_kinds": sorted(k for k, v in registry.kinds.items() if v.plugin == info.name),
             })
         print(json.dumps(doc, indent=1))
         return 0
@@ -86,10 +113,15 @@ def cmd_plugins(args) -> int:
     for info in host.plugins.values():
         tasks = ", ".join(info.tasks) or ("-" if info.status == "loaded" else info.error)
         print(f"{info.name:<16} {info.version:<9} {info.status:<9} {tasks}")
+        for reason in info.rejected:
+            print(f"{'':<16} {'':<9} {'rejected':<9} {reason}")
     print()
     print(f"{'task':<30} {'family':<30} {'execution':<9} backends")
-    for spec in sorted(host.registry.tasks.values(), key=lambda s: (s.family.value, s.id)):
-        print(f"{spec.id:<30} {spec.family.title:<30} {spec.execution:<9} {', '.join(spec.backends)}")
+    order = {f.id: f.order for f in registry.families.values()}
+    for spec in sorted(registry.tasks.values(), key=lambda s: (order.get(s.family, 999), s.id)):
+        reason = registry.unavailable.get(spec.qualified_id)
+        line = f"{spec.id:<30} {registry.family_title(spec.family):<30} {spec.execution:<9} {', '.join(spec.backends)}"
+        print(line + (f"  [unavailable: {reason}]" if reason else ""))
     return 0
 
 
@@ -113,16 +145,42 @@ def cmd_info(args) -> int:
         backends.append("onnx-cpu")
         if ort_info.get("cuda_usable"):
             backends.append("onnx-cuda")
-    print(f"usable backends: {', '.join(backends)}")
+    print(f"usable backends: {', '.join(backends)}, cpu")
     return 0
+
+
+def _params_help(spec) -> str:
+    """The parameter table printed by ``workbench run TASK --help``."""
+    from workbench.core.params import describe_field, params_revision
+
+    lines = [f"{spec.id} ({spec.plugin}): {spec.title}", "", spec.description, "",
+             f"backends: {', '.join(spec.backends)}; execution: {spec.execution}; parameters revision "
+             f"{params_revision(spec.params)}", "", "parameters (--set KEY=VALUE, repeatable):"]
+    for name, info in spec.params.model_fields.items():
+        d = describe_field(name, info)
+        extra = []
+        if d["choices"]:
+            extra.append("choices: " + ", ".join(map(str, d["choices"])))
+        if d["range"]:
+            extra.append("range: " + ", ".join(f"{k} {v}" for k, v in d["range"].items()))
+        default = "required" if d["required"] else f"default {json.dumps(d['default'])}"
+        lines.append(f"  {name} ({d['type']}; {default})" + (f" [{'; '.join(extra)}]" if extra else ""))
+        if d["description"]:
+            lines.append(f"      {d['description']}")
+    return "\n".join(lines)
 
 
 def cmd_run(args) -> int:
     from workbench.core.params import parse_assignments
+    from workbench.core.plugins import get_host
     from workbench.core.runner import RunRequest
 
+    spec = get_host().registry.task(args.task)
+    if args.task_help:
+        print(_params_help(spec))
+        return 0
     runner = _runner(args.out)
-    request = RunRequest(task=args.task, params=parse_assignments(args.set or []), backend=args.backend,
+    request = RunRequest(task=args.task, params=parse_assignments(args.set or [], spec.params), backend=args.backend,
                          device=args.device, seed=args.seed, execution=args.execution)
     job = runner.prepare(request)
     record = _execute(runner, job)
@@ -141,79 +199,71 @@ def cmd_rerun(args) -> int:
 
     record = RunStore.load(Path(args.run_dir))
     runner = _runner(args.out)
-    new = _execute(runner, runner.prepare(RunRequest(**record.request(), execution=record.execution)))
+    request = {**record.request(), "task": f"{record.plugin}/{record.task}" if record.plugin else record.task}
+    new = _execute(runner, runner.prepare(RunRequest(**request, execution=record.execution)))
     if new is None:
         return 130
     return 0 if new.state.value == "completed" else 1
 
 
-def run_batch(recipe_path: Path, out: Path | None, keep_going: bool, shard_spec: str | None,
+def _batch_printer():
+    from workbench.core.batch import BatchEvent
+
+    def on_event(event: BatchEvent) -> None:
+        if event.kind == "step-start":
+            print(f"== step {event.index}/{event.total}: {event.step.name}", file=sys.stderr, flush=True)
+
+    return on_event
+
+
+def run_batch(recipe_ref: str, out: Path | None, keep_going: bool, shard_spec: str | None,
               report: bool, title: str | None = None) -> tuple[int, Path | None]:
-    """Run a recipe's steps in order; returns (exit code, report path). Shared by ``batch`` and ``demo``."""
-    import datetime as dt
-    import shutil
+    """Run a recipe through the core batch engine and print its summary; returns (exit code, report path)."""
+    from workbench.core.batch import Batch
 
-    from workbench.core import paths
-    from workbench.core.plugins import get_host
-    from workbench.core.recipes import load_recipe, shard
-    from workbench.core.runner import Runner
-    from workbench.core.runstore import RunStore
-
-    recipe = load_recipe(recipe_path, get_host().registry)
-    steps = shard(recipe.steps, shard_spec) if shard_spec else recipe.steps
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    batch_dir = out or (paths.home() / "batches" / f"{stamp}-{recipe.name}")
-    batch_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(recipe_path, batch_dir / "recipe.yaml")
-    runner = Runner(store=RunStore(batch_dir / "runs"))
-    summary, run_dirs, failed = [], [], False
-    for i, request in enumerate(steps, start=1):
-        label = request.recipe_step or request.task
-        if failed and not keep_going:
-            summary.append((label, request.task, "skipped", 0.0, ""))
-            continue
-        print(f"== step {i}/{len(steps)}: {label}", file=sys.stderr)
-        try:
-            job = runner.prepare(request)
-            record = runner.execute(job, _progress_printer(label))
-        except KeyboardInterrupt:
-            print("batch cancelled", file=sys.stderr)
-            return 130, None
-        except Exception as exc:
-            summary.append((label, request.task, "failed", 0.0, str(exc)))
-            failed = True
-            continue
-        run_dirs.append(job.run_dir)
-        summary.append((label, request.task, record.state.value, record.duration_s, record.error))
-        failed = failed or record.state.value != "completed"
+    batch = Batch.from_file(recipe_ref, _out_folder(str(out)) if out else None, keep_going=keep_going,
+                            shard_spec=shard_spec)
+    for note in batch.record.notes:
+        print(f"note: {note}", file=sys.stderr)
+    code = 0
+    try:
+        record = batch.run(_batch_printer(), on_run_event=lambda step: _progress_printer(step.name))
+    except KeyboardInterrupt:
+        print("batch interrupted: the summary and the report cover the steps that finished", file=sys.stderr)
+        record, code = batch.record, 130
     print(f"\n{'step':<34} {'task':<28} {'state':<10} {'time':>8}  error")
-    for label, task, state, secs, err in summary:
-        print(f"{label[:34]:<34} {task:<28} {state:<10} {secs:>7.1f}s  {err[:80]}")
-    index = None
-    if report and run_dirs:
-        from workbench.render.report import build_report
-
-        index = build_report(run_dirs, batch_dir / "report", title=title or f"Batch: {recipe.name}")
+    for step in record.steps:
+        print(f"{step.name[:34]:<34} {step.task[:28]:<28} {step.state:<10} {step.duration_s:>7.1f}s  "
+              f"{step.error[:80]}")
+    index = batch.write_report(title) if report else None
+    if index is not None:
         print(f"\nreport: {index}")
-    print(f"batch folder: {batch_dir}")
-    return (1 if failed else 0), index
+    print(f"batch folder: {batch.folder} (summary: {batch.json_path.name})")
+    if code == 0:
+        code = 0 if record.state == "completed" else 1
+    return code, index
 
 
 def cmd_batch(args) -> int:
-    code, _ = run_batch(Path(args.recipe), Path(args.out) if args.out else None, args.keep_going, args.shard,
+    code, _ = run_batch(args.recipe, Path(args.out) if args.out else None, args.keep_going, args.shard,
                         not args.no_report)
     return code
 
 
 def cmd_demo(args) -> int:
-    from workbench.core import paths
-
-    recipe = paths.resources_dir() / "recipes" / "demo.yaml"
-    code, index = run_batch(recipe, Path(args.out) if args.out else None, keep_going=True, shard_spec=None,
+    code, index = run_batch("demo", Path(args.out) if args.out else None, keep_going=True, shard_spec=None,
                             report=True, title="Alignment Workbench demo")
     if index is not None:
         print(f"\nOpen the demo report: {index}")
     return code
+
+
+def cmd_recipes(args) -> int:
+    from workbench.core.plugins import get_host
+
+    for spec in sorted(get_host().registry.recipes.values(), key=lambda r: r.id):
+        print(f"{spec.id:<30} {spec.plugin:<16} {spec.path}")
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -225,20 +275,32 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_export_onnx(args) -> int:
-    from workbench.core import paths
+def cmd_schema(args) -> int:
+    from workbench.core.params import params_schema
     from workbench.core.plugins import get_host
+    from workbench.core.recipes import recipe_schema
+
+    registry = get_host().registry
+    if args.recipe:
+        doc = recipe_schema(registry)
+    elif args.task:
+        doc = params_schema(registry.task(args.task).params)
+    else:
+        print("error: give a TASK or --recipe", file=sys.stderr)
+        return 2
+    print(json.dumps(doc, indent=1))
+    return 0
+
+
+def cmd_export_onnx(args) -> int:
+    from workbench.core.catalog import zoo_card, zoo_weights
+    from workbench.core.errors import UserError
     from workbench.core.specs import resolve_entry
 
-    cards = get_host().registry.model_cards
-    card = cards.get(args.model)
-    if card is None:
-        print(f"unknown model {args.model!r}; zoo models: {', '.join(sorted(cards)) or 'none'}", file=sys.stderr)
-        return 2
+    card = zoo_card(args.model)
     if not card.exporter:
-        print(f"model {card.id!r} declares no ONNX exporter", file=sys.stderr)
-        return 2
-    weights = Path(args.weights) if args.weights else paths.models_dir() / card.weights
+        raise UserError(f"model {card.id!r} declares no ONNX exporter")
+    weights = Path(args.weights) if args.weights else zoo_weights(card.id)
     report = resolve_entry(card.exporter)(weights, Path(args.out))
     print(f"exported {card.id} -> {report.path} ({report.exporter}, opset {report.opset}); "
           f"max |onnx - torch| = {report.worst:.3g} at batch sizes {list(report.batch_sizes)}")
@@ -256,15 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      "alignment and OOD methods, headless or in a desktop window.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable, with every task's parameters")
     p.set_defaults(fn=cmd_plugins)
     p = sub.add_parser("info", help="versions, devices and usable backends")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_info)
-    p = sub.add_parser("run", help="run one task")
-    p.add_argument("task")
+    p = sub.add_parser("run", help="run one task (`workbench run TASK --help` lists its parameters)", add_help=False)
+    p.add_argument("task", help="task id (or plugin/id)")
+    p.add_argument("-h", "--help", dest="task_help", action="store_true", help="list the task's parameters")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a task parameter (repeatable)")
-    p.add_argument("--backend", default="auto", help="auto, torch, onnx, or torch-cpu/torch-cuda/onnx-cpu/onnx-cuda")
+    p.add_argument("--backend", default="auto",
+                   help="auto, torch, onnx, cpu or torch-cpu/torch-cuda/onnx-cpu/onnx-cuda")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--execution", choices=("auto", "inproc", "worker"), default="auto")
@@ -275,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", help="run store folder (default: $WORKBENCH_HOME/runs)")
     p.set_defaults(fn=cmd_rerun)
-    p = sub.add_parser("batch", help="run a recipe's steps in order")
+    p = sub.add_parser("batch", help="run a recipe's steps in order (a file, or a shipped recipe's name)")
     p.add_argument("recipe")
     p.add_argument("--out", help="batch folder (default: $WORKBENCH_HOME/batches/<time>-<name>)")
     p.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
@@ -285,12 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo recipe and write its report")
     p.add_argument("--out", help="batch folder for the demo")
     p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("recipes", help="list the shipped recipes (runnable by name with `workbench batch NAME`)")
+    p.set_defaults(fn=cmd_recipes)
     p = sub.add_parser("report", help="HTML report of one or more run folders")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
     p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("schema", help="JSON Schema of a task's parameters, or of recipes (--recipe)")
+    p.add_argument("task", nargs="?")
+    p.add_argument("--recipe", action="store_true", help="the schema of a whole recipe file")
+    p.set_defaults(fn=cmd_schema)
     p = sub.add_parser("export-onnx", help="export a zoo model to ONNX with a parity check")
-    p.add_argument("model", help="zoo model id (see `workbench plugins --json` / models/)")
+    p.add_argument("model", help="zoo model id (see `workbench plugins --json`)")
     p.add_argument("--weights", help="weights file (default: the zoo's)")
     p.add_argument("--out", required=True, help="output .onnx path")
     p.set_defaults(fn=cmd_export_onnx)
@@ -306,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.fn(args)
-    except (UserError, FileNotFoundError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from workbench.api import VersionedParams
 
 
 class ClipFields(BaseModel):
     """Which CLIP to load (the host CLIP service: zoo, local file, ``local-dir:``, or ``random``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field("tiny-clip", description="open_clip architecture (e.g. ViT-B-32), 'tiny-clip' (zoo) or "
-                                                "'local-dir:/folder'")
+    model: str = Field("tiny-clip", description="zoo model id (e.g. 'tiny-clip'), open_clip architecture (e.g. "
+                                                "ViT-B-32) or 'local-dir:/folder'")
     weights: str = Field("", description="local weights file, 'random' for random initialisation, or a hub tag "
                                          "when online; empty: the zoo's / folder's own weights")
 
 
 class AttributionFields(BaseModel):
     """CLIP4DM's knobs. ``epsilon`` is on the cosine scale and depends on the backbone and precision."""
-
-    model_config = ConfigDict(extra="forbid")
 
     template: str = Field("A photo depicts ", description="text put before every caption (CLIPScore's prefix); "
                                                           "its words are scored but never flagged")
@@ -35,8 +33,6 @@ class AttributionFields(BaseModel):
 class PairsFields(BaseModel):
     """One pair (``image`` + ``caption``) or many (``pairs``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     image: str = Field("", description="an image file (with 'caption')")
     caption: str = Field("", description="the caption of 'image'")
     pairs: str = Field("", description="many pairs: a folder (image + same-named .txt), a .csv (image, caption), "
@@ -48,10 +44,12 @@ class PairsFields(BaseModel):
                                                           "test scenes to use, each with its true and a foil caption")
 
 
-class MisalignmentParams(ClipFields, AttributionFields, PairsFields):
+class MisalignmentParams(VersionedParams, ClipFields, AttributionFields, PairsFields):
     """CLIP4DM word attributions, flagged words, CLIPScore / F-CLIPScore and image relevance maps."""
 
-    model_config = ConfigDict(extra="forbid")
+    revision = 2
+    removed = {"opacity": (2, "display options belong to the heatmap views (report and GUI), not to the task"),
+               "colormap": (2, "display options belong to the heatmap views (report and GUI), not to the task")}
 
     mode: Literal["threshold", "most_negative"] = Field(
         "threshold", description="threshold: flag every word below epsilon; most_negative: flag the lowest word")
@@ -60,15 +58,10 @@ class MisalignmentParams(ClipFields, AttributionFields, PairsFields):
         "flagged", description="per-word image maps for the flagged words, every word, or none")
     words: list[str] = Field(default_factory=list, description="caption words to map (overrides word_maps)")
     max_views: int = Field(4, ge=0, le=100, description="batch mode: detailed views for the most misaligned pairs")
-    opacity: float = Field(0.5, ge=0.0, le=1.0, description="heat overlay opacity in the gallery of word maps")
-    colormap: Literal["jet", "inferno", "viridis", "turbo"] = Field("jet", description="gallery colormap "
-                                                                           "(unsigned maps)")
 
 
-class FoilBenchmarkParams(ClipFields, AttributionFields):
+class FoilBenchmarkParams(VersionedParams, ClipFields, AttributionFields):
     """Localisation of the swapped word and true-vs-foil AP on the shapes world's one-word foils."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_scenes: int = Field(200, ge=1, le=100000, description="scenes; each gives its true caption and its foils")
     split: Literal["train", "test", "novel"] = Field("test", description="shapes-world split")
@@ -83,12 +76,11 @@ class FoilBenchmarkParams(ClipFields, AttributionFields):
                                                "foiled object's box (pointing game)")
 
 
-class ScoreParams(ClipFields, PairsFields):
+class ScoreParams(VersionedParams, ClipFields, PairsFields):
     """CLIPScore of image-caption pairs, on torch or on the exported ONNX encoders."""
 
-    model_config = ConfigDict(extra="forbid")
-
     template: str = Field("A photo depicts ", description="text put before every caption")
-    onnx_dir: str = Field("", description="onnx backend: folder with image_encoder.onnx / text_encoder.onnx "
-                                          "(exported here on first use when empty or missing)")
+    onnx_dir: str = Field("", description="onnx backend: a folder with image_encoder.onnx / text_encoder.onnx to "
+                                          "use; empty: the host exports the encoders once (parity-checked) and "
+                                          "caches them by weights")
     batch_size: int = Field(32, ge=1, le=4096)

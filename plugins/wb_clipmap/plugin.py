@@ -22,7 +22,8 @@ def workbench_register_tasks(registry) -> None:
                     "folder / CSV / JSONL / FOIL COCO file of pairs. Needs gradients: torch only.",
         backends=TORCH,
         execution="worker",
-        outputs=("token-scores", "heatmap", "image-grid", "metrics", "scores"),
+        outputs=("token-scores", "heatmap", "heatmap-grid", "metrics", "scores"),
+        requires=("shapes-clip",),
     ))
     registry.add_task(TaskSpec(
         id="clip.foil-benchmark",
@@ -35,7 +36,8 @@ def workbench_register_tasks(registry) -> None:
                     "Needs gradients: torch only.",
         backends=TORCH,
         execution="worker",
-        outputs=("metrics", "scores", "image-grid"),
+        outputs=("metrics", "scores", "heatmap-grid"),
+        requires=("shapes-clip",),
     ))
     registry.add_task(TaskSpec(
         id="clip.score",
@@ -48,4 +50,5 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu", "onnx-cuda", "onnx-cpu"),
         execution="worker",
         outputs=("metrics",),
+        requires=("shapes-clip",),
     ))

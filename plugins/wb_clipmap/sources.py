@@ -1,40 +1,45 @@
-"""Where a task's pairs come from: one image + caption, a pairs file or folder, or shapes-world demo scenes."""
+"""Where a task's pairs come from: one image + caption, a pairs file or folder, or the shapes sample world.
+
+Shapes-world scenes come through the host (``load_sample("shapes")``); each foil names the object it is about,
+so the foiled box is the ground truth of the pointing game, never inferred from the caption's words.
+"""
 
 from __future__ import annotations
 
 from wb_clipmap.params import PairsFields
 from wb_clipmap.readers import Pair, PairSet, read_pairs
-from wb_shapes.world import FOIL_KINDS, Foil, Scene, generate_scenes
+from workbench.api import CaptionedScenes, load_sample
+
+
+def shapes_scenes(n_scenes: int, split: str = "test", seed: int = 0, image_size: int = 64, min_objects: int = 2,
+                  max_objects: int = 3) -> CaptionedScenes:
+    return load_sample("shapes", split=split, n=n_scenes, seed=seed, image_size=image_size,
+                       min_objects=min_objects, max_objects=max_objects)
 
 
 def shapes_pairs(n_scenes: int, split: str = "test", seed: int = 0, image_size: int = 64, min_objects: int = 2,
-                 max_objects: int = 3, kinds: tuple[str, ...] | list[str] = FOIL_KINDS) -> list[Pair]:
+                 max_objects: int = 3, kinds: tuple[str, ...] | list[str] | None = None) -> list[Pair]:
     """Each scene's true caption and its one-word foils (of ``kinds``), with the swapped word's index."""
+    world = shapes_scenes(n_scenes, split, seed, image_size, min_objects, max_objects)
     pairs: list[Pair] = []
-    for scene in generate_scenes(n_scenes, split, seed, image_size, min_objects, max_objects):
+    for scene in world:
         pairs.append(Pair(item=f"{split}-{scene.index}", caption=scene.caption, image=scene.image, is_foil=False,
                           group="true"))
-        for kind in kinds:
+        for kind in kinds or world.foil_kinds:
             foil = scene.foils.get(kind)
             if foil is not None:
                 pairs.append(Pair(item=f"{split}-{scene.index}-{kind}", caption=foil.caption, image=scene.image,
                                   is_foil=True, foil_index=foil.word_index, group=kind,
-                                  region=_foiled_box(scene, foil) if kind != "relation" else None))
+                                  region=scene.foiled_box(kind)))
     return pairs
-
-
-def _foiled_box(scene: Scene, foil: Foil) -> tuple[float, float, float, float]:
-    """The box of the object whose size, colour or shape word the foil swapped (objects in caption order)."""
-    words = foil.caption.split()
-    obj = sum(1 for w in words[: foil.word_index] if w == "a") - 1
-    return tuple(float(v) for v in scene.objects[obj].box)
 
 
 def demo_pairs(n_scenes: int) -> list[Pair]:
     """A few test scenes, each with its true caption and one foil (the kinds take turns)."""
+    world = shapes_scenes(n_scenes)
     pairs: list[Pair] = []
-    for i, scene in enumerate(generate_scenes(n_scenes, "test", 0, 64, 2, 3)):
-        kind = FOIL_KINDS[i % len(FOIL_KINDS)]
+    for i, scene in enumerate(world):
+        kind = world.foil_kinds[i % len(world.foil_kinds)]
         foil = scene.foils[kind]
         pairs += [Pair(item=f"scene-{scene.index}", caption=scene.caption, image=scene.image, is_foil=False,
                        group="true"),

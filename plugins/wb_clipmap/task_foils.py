@@ -13,8 +13,8 @@ from wb_clipmap.analysis import add_word_maps, analyse
 from wb_clipmap.benchmark import Scored, benchmark_results, scored_from
 from wb_clipmap.params import FoilBenchmarkParams
 from wb_clipmap.sources import shapes_pairs
-from wb_clipmap.views import model_view, overlay
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip
+from wb_clipmap.views import model_view
+from workbench.api import HeatmapGrid, MetricsTable, Progress, RunContext, load_clip
 
 ITEM_COLUMNS = ["item", "foil type", "caption", "swapped word", "lowest word", "hit", "cosine", "CLIPScore",
                 "F-CLIPScore (most negative)", "F-CLIPScore (threshold)"]
@@ -57,9 +57,9 @@ def preference_table(scored: list[Scored]) -> MetricsTable:
                               "describes (a relation word is its own phrase)")
 
 
-def _examples(clip, params: FoilBenchmarkParams, scored: list[Scored]) -> ImageGrid:
-    """For a few foils: the scene, and the image maps of the swapped word and of the predicted word."""
-    images, captions = [], []
+def _examples(clip, params: FoilBenchmarkParams, scored: list[Scored]) -> HeatmapGrid:
+    """For a few foils: the signed image maps of the swapped word and of the predicted (lowest) word."""
+    images, heats, captions = [], [], []
     by_kind = [[s for s in scored if s.pair.is_foil and s.pair.group == kind] for kind in params.kinds]
     by_kind = [items for items in by_kind if items]
     foils = [by_kind[i % len(by_kind)][i] for i in range(params.n_examples) if i < len(by_kind[i % len(by_kind)])]
@@ -68,13 +68,12 @@ def _examples(clip, params: FoilBenchmarkParams, scored: list[Scored]) -> ImageG
         picks = [s.pair.foil_index, s.lowest.predicted]
         add_word_maps(clip, s.pair.image, analysis, picks, params)
         view = model_view(s.pair.image)
-        images.append(view)
-        captions.append(f"{s.pair.item}: '{s.words[s.pair.foil_index]}'")
         for (index, _, signed), role in zip(analysis.word_maps, ("swapped", "lowest")):
-            images.append(overlay(view, signed, True))
-            captions.append(f"{role}: {s.words[index]} ({s.scores[index]:+.1e})")
-    return ImageGrid(name="examples", title="Foils: scene | signed map of the swapped word | of the lowest word",
-                     images=images, captions=captions, ncols=3)
+            images.append(view)
+            heats.append(np.asarray(signed, float))
+            captions.append(f"{s.pair.item} {role}: {s.words[index]} ({s.scores[index]:+.1e})")
+    return HeatmapGrid(name="examples", title="Foils: signed map of the swapped word | of the lowest word",
+                       images=images, heats=heats, labels=captions, signed=True, ncols=2)
 
 
 def run(params: FoilBenchmarkParams, ctx: RunContext):

@@ -77,8 +77,7 @@ def run(params: MisalignmentParams, ctx: RunContext):
     for rank, (pair, analysis) in enumerate(ranked[: max(params.max_views, 1 if single else 0)]):
         image = _image(pair)
         add_word_maps(clip, image, analysis, mapped_words(analysis, params), params)
-        yield from pair_results(analysis, image, "" if single else f"view-{rank + 1}-", params.opacity,
-                                params.colormap)
+        yield from pair_results(analysis, image, "" if single else f"view-{rank + 1}-")
     if not single or failed:
         notes = [f"{len(done)} pairs scored, {len(failed)} failed; mode {params.mode}, epsilon {params.epsilon:g}, "
                  f"template {params.template!r}, last {params.text_layers} text layers"]

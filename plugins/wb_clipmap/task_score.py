@@ -1,8 +1,8 @@
 """Task ``clip.score``: CLIPScore (``2.5 * max(cos, 0)``) of pairs, on torch or on the exported ONNX encoders.
 
-The ONNX backend runs both encoders in ONNX Runtime from ``onnx_dir`` (exported there, with a parity check,
-when the folder has no encoders yet); tokenising and image preprocessing stay with the CLIP service.
-Attributions need gradients: they are in ``clip.misalignment``, torch only.
+The ONNX backend runs both encoders in ONNX Runtime through the host's inference engine (exported once per
+weights, parity-checked, cached; or the files in ``onnx_dir``); tokenising and image preprocessing stay with the
+CLIP service. Attributions need gradients: they are in ``clip.misalignment``, torch only.
 """
 
 from __future__ import annotations
@@ -17,46 +17,10 @@ from wb_clipmap.params import ScoreParams
 from wb_clipmap.readers import Pair
 from wb_clipmap.scoring import clipscore
 from wb_clipmap.sources import gather_pairs
-from workbench.api import (
-    ImageReadError,
-    LoadedClip,
-    MetricsTable,
-    Progress,
-    RunContext,
-    load_clip,
-    onnx_session,
-    read_image,
-)
-
-ENCODERS = ("image_encoder.onnx", "text_encoder.onnx")
+from workbench.api import ImageReadError, LoadedClip, MetricsTable, Progress, RunContext, load_clip, read_image
 
 
-class OnnxEncoders:
-    """The exported image and text encoders in ONNX Runtime sessions."""
-
-    def __init__(self, folder: Path, providers: list[str]) -> None:
-        self.image = onnx_session(folder / ENCODERS[0], providers)
-        self.text = onnx_session(folder / ENCODERS[1], providers)
-
-    def embed(self, pixels: torch.Tensor, tokens: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        image = self.image.run(["image_embeds"], {"pixels": pixels.cpu().numpy().astype(np.float32)})[0]
-        text = self.text.run(["text_embeds"], {"tokens": tokens.cpu().numpy().astype(np.int64)})[0]
-        return image, text
-
-
-def ensure_onnx(clip: LoadedClip, folder: Path, log) -> float | None:
-    """Export the encoders into ``folder`` unless both are there; the largest parity difference, if exported."""
-    if all((folder / name).is_file() for name in ENCODERS):
-        log(f"using the ONNX encoders in {folder}")
-        return None
-    reports = clip.export_onnx(folder)
-    worst = max(r.worst for r in reports.values())
-    log(f"exported the ONNX encoders to {folder} (largest |onnx - torch| {worst:.2e})")
-    return worst
-
-
-def _cosines(clip: LoadedClip, encoders: OnnxEncoders | None, images: list[np.ndarray],
-             texts: list[str]) -> np.ndarray:
+def _cosines(clip: LoadedClip, encoders, images: list[np.ndarray], texts: list[str]) -> np.ndarray:
     tokens = tokenize(clip, texts, trim_padding=encoders is None)[0]
     pixels = clip.preprocess(images)
     if encoders is None:
@@ -65,7 +29,8 @@ def _cosines(clip: LoadedClip, encoders: OnnxEncoders | None, images: list[np.nd
             text = clip.text_states(tokens).pooled
         image, text = image.cpu().numpy(), text.cpu().numpy()
     else:
-        image, text = encoders.embed(pixels, tokens)
+        image = encoders[0](pixels.cpu().numpy().astype(np.float32))[0]
+        text = encoders[1](tokens.cpu().numpy().astype(np.int64))[0]
     image = image / np.linalg.norm(image, axis=-1, keepdims=True)
     text = text / np.linalg.norm(text, axis=-1, keepdims=True)
     return (image * text).sum(-1)
@@ -78,9 +43,9 @@ def run(params: ScoreParams, ctx: RunContext):
     clip = load_clip(params.model, weights=params.weights or None, device=ctx.device)
     encoders, parity = None, None
     if ctx.engine == "onnx":
-        folder = Path(params.onnx_dir).expanduser() if params.onnx_dir else ctx.artifacts / "onnx"
-        parity = ensure_onnx(clip, folder, ctx.log)
-        encoders = OnnxEncoders(folder, ctx.onnx_providers())
+        encoders = clip.encoder_sessions(ctx.inference, Path(params.onnx_dir).expanduser() if params.onnx_dir
+                                         else None)
+        parity = max((e.export.worst for e in encoders if e.export is not None), default=None)
     rows: list[list] = []
     ready: list[tuple[Pair, np.ndarray]] = []
     for pair in pairset.pairs:

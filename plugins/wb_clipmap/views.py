@@ -1,16 +1,15 @@
-"""Results for one analysed pair: word and token scores, image relevance heatmaps, a gallery of word maps.
+"""Results for one analysed pair: word and token scores, image relevance heatmaps, per-word map grids.
 
-The gallery needs pictures, so word maps are blended over the image here (colour mapping only; the
-science is done by then). Heatmaps cover the centre square the CLIP sees, so the image shown is that crop.
+Maps stay data (heatmaps and heatmap grids); the host's renderers blend them over the image with the display
+options the user picks. Heatmaps cover the centre square the CLIP sees, so the image shown is that crop.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from wb_clipmap.analysis import PairAnalysis
-from workbench.api import Heatmap, ImageGrid, MetricsTable, Result, TokenScores
+from workbench.api import Heatmap, HeatmapGrid, MetricsTable, Result, TokenScores
 
 
 def model_view(image: np.ndarray) -> np.ndarray:
@@ -19,26 +18,6 @@ def model_view(image: np.ndarray) -> np.ndarray:
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     return image[top:top + side, left:left + side]
-
-
-def overlay(image: np.ndarray, heat: np.ndarray, signed: bool, opacity: float = 0.5,
-            colormap: str = "jet") -> np.ndarray:
-    """``heat`` upsampled (bilinear) onto ``image`` (uint8 RGB): min-max scaled, or ±max|heat| when signed."""
-    import matplotlib
-
-    h, w = image.shape[:2]
-    heat = cv2.resize(np.asarray(heat, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    if signed:
-        bound = float(np.abs(heat).max())
-        unit = 0.5 + 0.5 * heat / bound if bound > 0 else np.full_like(heat, 0.5)
-        cmap = matplotlib.colormaps["RdBu_r"]
-    else:
-        span = float(heat.max() - heat.min())
-        unit = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
-        cmap = matplotlib.colormaps[colormap]
-    colour = cmap(unit)[..., :3] * 255.0
-    blended = (1 - opacity) * image.astype(np.float32) + opacity * colour
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
 def _piece(text: str) -> str:
@@ -52,8 +31,7 @@ def word_result(analysis: PairAnalysis, name: str, title: str) -> TokenScores:
                        summary=analysis.summary())
 
 
-def pair_results(analysis: PairAnalysis, image: np.ndarray, prefix: str = "", opacity: float = 0.5,
-                 colormap: str = "jet") -> list[Result]:
+def pair_results(analysis: PairAnalysis, image: np.ndarray, prefix: str = "") -> list[Result]:
     """Word scores, BPE scores, flagged spans, the two relevance maps and the per-word gallery of one pair."""
     ex = analysis.explanation
     cut = " (caption truncated to the text context)" if ex.truncated else ""
@@ -76,11 +54,10 @@ def pair_results(analysis: PairAnalysis, image: np.ndarray, prefix: str = "", op
                            title="Signed image relevance: red for, blue against the caption",
                            image=view, heat=ex.image_signed, signed=True, label="signed relevance"))
     if analysis.word_maps:
-        images, captions = [], []
-        for index, unsigned, signed in analysis.word_maps:
-            word, score = analysis.words.words[index], analysis.words.scores[index]
-            images += [overlay(view, unsigned, False, opacity, colormap), overlay(view, signed, True, opacity)]
-            captions += [f"{word} ({score:+.2e})", f"{word}: signed"]
-        out.append(ImageGrid(name=f"{prefix}word-maps", title="Image relevance per word (unsigned | signed)",
-                             images=images, captions=captions, ncols=4))
+        labels = [f"{analysis.words.words[i]} ({analysis.words.scores[i]:+.2e})" for i, _, _ in analysis.word_maps]
+        for suffix, signed, column in (("", False, 1), ("-signed", True, 2)):
+            out.append(HeatmapGrid(
+                name=f"{prefix}word-maps{suffix}", caption=analysis.caption, signed=signed, images=[view],
+                title="Image relevance per word" + (": red for, blue against the word" if signed else ""),
+                heats=[np.asarray(m[column], float) for m in analysis.word_maps], labels=labels, ncols=4))
     return out

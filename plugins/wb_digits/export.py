@@ -6,9 +6,8 @@ from pathlib import Path
 
 import torch
 
-from wb_digits.model import FeaturesAndLogits
 from wb_digits.zoo import load_model
-from workbench.api import ExportReport, export_onnx
+from workbench.api import ExportReport, FeaturesAndLogits, export_onnx
 
 
 def export_classifier(weights: Path, out: Path) -> ExportReport:

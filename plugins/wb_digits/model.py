@@ -1,7 +1,7 @@
 """The small digits CNN: three conv blocks with BatchNorm, global pooling, a linear head.
 
 ``forward_features`` gives the penultimate features the feature-space detectors (Mahalanobis, KNN) and the
-adaptation methods use; ``FeaturesAndLogits`` is the module that is exported to ONNX.
+adaptation methods use, and ``fc`` is the head: the host's classifier contract.
 """
 
 from __future__ import annotations
@@ -33,15 +33,3 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
-
-
-class FeaturesAndLogits(nn.Module):
-    """Wraps a classifier with ``forward_features`` and ``fc`` to return ``(logits, features)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.model.forward_features(x)
-        return self.model.fc(feats), feats

@@ -16,7 +16,8 @@ def workbench_register_tasks(registry) -> None:
         family=Family.DATA,
         entry="wb_digits.train:run",
         params=TrainClassifierParams,
-        description="Trains the zoo's small CNN on the digits world's in-distribution classes (0-5).",
+        description="Trains the zoo's small CNN on the digits world's in-distribution classes (0-5); checkpoints "
+                    "every epoch, resumes, publishes into the user's zoo.",
         backends=("torch-cuda", "torch-cpu"),
         execution="worker",
         outputs=("curves", "metrics"),
@@ -29,6 +30,7 @@ def workbench_register_sample_data(registry) -> None:
         id="digits",
         title="Digits world",
         loader="wb_digits.world:load_digits_world",
+        kind="labelled-images",
         description="scikit-learn's real 8x8 handwritten digits upscaled to 32x32: ID classes 0-5, near-OOD "
                     "classes 6-9, far-OOD photo patches, noise and textures.",
     ))

@@ -6,30 +6,13 @@ upscaled bilinearly, far-OOD images go through the same 8x8 -> size path so that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import cv2
 import numpy as np
 
+from workbench.api import LabelledImageSet
+
 ID_CLASSES = (0, 1, 2, 3, 4, 5)
 NEAR_CLASSES = (6, 7, 8, 9)
-
-
-@dataclass
-class DigitsWorld:
-    """ID train/test splits, named OOD sets with their near/far group, and class names."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    ood: dict[str, np.ndarray] = field(default_factory=dict)
-    groups: dict[str, str] = field(default_factory=dict)
-    classes: tuple[str, ...] = tuple(str(c) for c in ID_CLASSES)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
 
 def _upscale(images8: np.ndarray, size: int) -> np.ndarray:
@@ -67,8 +50,10 @@ def _textures(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def load_digits_world(seed: int = 0, size: int = 32, n_far: int = 300, test_fraction: float = 0.3) -> DigitsWorld:
-    """Build the world. The ID split is stratified and fixed by ``seed``; far-OOD sets have ``n_far`` images."""
+def load_digits_world(seed: int = 0, size: int = 32, n_far: int = 300, test_fraction: float = 0.3
+                      ) -> LabelledImageSet:
+    """Build the world (the sample ``digits``). The ID split is stratified and fixed by ``seed``; far-OOD sets
+    have ``n_far`` images."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -81,15 +66,11 @@ def load_digits_world(seed: int = 0, size: int = 32, n_far: int = 300, test_frac
     y_id = np.array([remap[int(c)] for c in y_id], dtype=np.int64)
     xtr, xte, ytr, yte = train_test_split(x_id, y_id, test_size=test_fraction, random_state=seed, stratify=y_id)
     rng = np.random.default_rng(seed)
-    world = DigitsWorld(x_train=_upscale(xtr, size), y_train=ytr, x_test=_upscale(xte, size), y_test=yte)
+    world = LabelledImageSet(x_train=_upscale(xtr, size), y_train=ytr, x_test=_upscale(xte, size), y_test=yte,
+                             classes=tuple(str(c) for c in ID_CLASSES))
     world.ood["digits-6-9"] = _upscale(images[np.isin(labels, NEAR_CLASSES)], size)
     world.groups["digits-6-9"] = "near"
     for name, maker in (("photo-patches", _photo_patches), ("noise", _noise), ("textures", _textures)):
         world.ood[name] = _upscale(maker(n_far, rng), size)
         world.groups[name] = "far"
     return world
-
-
-def to_uint8(images: np.ndarray) -> list[np.ndarray]:
-    """``(n, 1, h, w)`` floats in [0, 1] to a list of uint8 ``h x w`` pictures for image grids."""
-    return [(np.clip(im[0], 0, 1) * 255).astype(np.uint8) for im in images]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from workbench.api import VersionedParams
 
 Detector = Literal["msp", "max-logit", "energy", "odin", "mahalanobis", "knn"]
 ALL_DETECTORS: tuple[Detector, ...] = ("msp", "max-logit", "energy", "odin", "mahalanobis", "knn")
 
 
-class PosthocParams(BaseModel):
+class PosthocParams(VersionedParams):
     """Score the digits world's ID test set and OOD sets with post-hoc detectors on a trained classifier."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    weights: str = Field("", description="classifier weights file (.safetensors or state dict); empty: the zoo "
-                                         "digits CNN")
+    model: str = Field("digits-cnn", description="zoo model id; its loader reads `weights` when given")
+    weights: str = Field("", description="classifier weights file (.safetensors or state dict) of the zoo model's "
+                                         "architecture; empty: the zoo model's own weights")
     detectors: list[Detector] = Field(list(ALL_DETECTORS), min_length=1, description="detectors to run")
     extra_ood_dirs: list[str] = Field([], description="folders of images scored as extra far-OOD sets "
                                                       "(each folder is one set, searched recursively)")

@@ -20,4 +20,5 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu", "onnx-cuda", "onnx-cpu"),
         execution="inproc",
         outputs=("metrics", "scores", "image-grid"),
+        requires=("digits",),
     ))

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from wb_digits.world import load_digits_world, to_uint8
-from wb_digits.zoo import load_model
 from wb_ood import detectors as D
 from wb_ood.data import read_ood_folder
-from wb_ood.inference import ClassifierOutputs
 from wb_ood.metrics import METRIC_COLUMNS, metrics_rows
 from wb_ood.params import PosthocParams
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, ScoreSet
+from workbench.api import (
+    ClassifierOutputs,
+    ImageGrid,
+    MetricsTable,
+    Progress,
+    RunContext,
+    ScoreSet,
+    load_sample,
+    load_zoo_model,
+    to_uint8,
+)
 
 ID_SET = "id-test"
 LOGIT_DETECTORS = {"msp": D.msp, "max-logit": D.max_logit, "energy": D.energy}
 
 
 def run(params: PosthocParams, ctx: RunContext):
-    world = load_digits_world(seed=0)
-    model = load_model(params.weights or None)
+    world = load_sample("digits", seed=0)
+    model = load_zoo_model(params.model, weights=params.weights or None)
     if model.num_classes != world.num_classes:
         raise ValueError(f"weights: the classifier has {model.num_classes} outputs but the digits world has "
                          f"{world.num_classes} classes")

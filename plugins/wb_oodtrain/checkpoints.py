@@ -1,7 +1,7 @@
 """Trained models on disk: safetensors whose metadata carries the architecture, method and class names.
 
-Also reads the zoo digits CNN of ``wb_digits`` (as a plain cross-entropy model) and names a classifier whose size
-does not fit the dataset.
+Also reads a digits CNN state dict (the zoo's ``digits-cnn``, as a plain cross-entropy model) and names a classifier
+whose size does not fit the dataset.
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ from pathlib import Path
 import torch
 
 from wb_oodtrain.network import OODNet, build_network
-from workbench.api import CheckpointError, load_state_dict, models_dir, save_safetensors
+from workbench.api import CheckpointError, ModelCard, load_state_dict, save_safetensors, zoo_weights
 
 
 def resolve_path(ref: str) -> Path:
-    """``zoo:<id>`` -> ``models/<id>/model.safetensors``; anything else is a path."""
+    """``zoo:<id>`` -> that zoo model's weights (through its card); anything else is a path."""
     if ref.startswith("zoo:"):
-        path = models_dir() / ref[4:] / "model.safetensors"
-        if not path.is_file():
-            raise CheckpointError(f"{ref}: no zoo model at {path}; regenerate it with "
-                                  f"`workbench batch resources/recipes/zoo-ood-{ref[4:].split('-')[0]}.yaml`")
-        return path
+        return zoo_weights(ref[4:])
     path = Path(ref)
     if not path.is_file():
         raise CheckpointError(f"{ref}: no such checkpoint file")
@@ -94,3 +90,8 @@ def load_model(ref: str, num_classes: int | None = None, where: str = "checkpoin
                               f"{arch['backbone']}/{arch.get('head', 'linear')} expects")
     net.load_state_dict({k: state[k] for k in own})
     return LoadedModel(net.eval(), arch, method, classes, detector, path)
+
+
+def load_card(card: ModelCard, weights: Path | str | None = None) -> LoadedModel:
+    """The zoo cards' loader (``load_zoo_model("palm-digits")``), or ``weights=`` another checkpoint."""
+    return load_model(str(weights or card.weights_path))

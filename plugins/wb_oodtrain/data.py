@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wb_oodtrain.params import DataParams
-from workbench.api import ImageReadError, read_image_folder, read_image_tree
+from workbench.api import ImageReadError, load_sample, read_image_folder, read_image_tree
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -209,9 +209,7 @@ def _cifar(params: DataParams, mode: str) -> OODData:
 
 
 def _digits(params: DataParams) -> OODData:
-    from wb_digits.world import load_digits_world
-
-    world = load_digits_world(seed=0, size=params.image_size)
+    world = load_sample("digits", seed=0, size=params.image_size)
     data = OODData(x_train=world.x_train, y_train=world.y_train, x_test=world.x_test, y_test=world.y_test,
                    classes=list(world.classes), ood=dict(world.ood), groups=dict(world.groups))
     if params.color == "rgb":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wb_ood.metrics import METRIC_COLUMNS, metrics_rows
+from wb_ood.api import METRIC_COLUMNS, metrics_rows
 from wb_oodtrain.checkpoints import load_model
 from wb_oodtrain.data import load_data
 from wb_oodtrain.params import EvaluateParams

@@ -1,6 +1,6 @@
 """One network shape for every method: normalise -> encoder -> penultimate features -> head.
 
-``forward_features`` and ``fc`` are what ``wb_ood`` (ClassifierOutputs, the ONNX export) expects. The head
+``forward_features`` and ``fc`` are the host's classifier contract (ClassifierOutputs, the ONNX export). The head
 differs by method: a linear layer (CE, MixOE), a linear layer on standardised features (ASCOOD), or a projection
 onto the hypersphere scored against class prototypes (PALM).
 """
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wb_digits.model import DigitsCNN
+from wb_digits.api import DigitsCNN
 from workbench.api import CheckpointError, load_state_dict
 
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from workbench.api import VersionedParams
 
 DatasetName = Literal["digits", "imagefolder", "cifar10", "cifar100"]
 BackboneName = Literal["digits-cnn", "resnet18", "resnet34", "resnet50"]
@@ -17,10 +19,8 @@ Detector = Literal["auto", "msp", "max-logit", "energy", "odin", "i-odin", "maha
 ZOO_MODELS = ("ce-digits", "mixoe-digits", "palm-digits", "ascood-digits")
 
 
-class DataParams(BaseModel):
+class DataParams(VersionedParams):
     """Where the ID train/test images, the named OOD sets and (for MixOE) the outlier set come from."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dataset: DatasetName = Field("digits", description="digits: the built-in digits world; imagefolder: "
                                  "id_train_dir/id_test_dir class folders; cifar10/cifar100: cifar_dir in the "
@@ -39,6 +39,9 @@ class DataParams(BaseModel):
 
 class TrainParams(DataParams):
     """Backbone, optimisation, checkpointing and resuming shared by every training task."""
+
+    revision = 2
+    renamed = {"save_to_zoo": (2, "publish")}
 
     backbone: BackboneName = Field("digits-cnn", description="digits-cnn (small CNN) or a torchvision ResNet")
     width: int = Field(32, ge=4, le=256, description="digits-cnn: channels of the first conv block")
@@ -60,7 +63,8 @@ class TrainParams(DataParams):
     max_steps: int = Field(0, ge=0, description="stop after this many steps in total (0: run every epoch); "
                                                 "a later run can resume")
     resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
-    save_to_zoo: bool = Field(False, description="also write the weights and card into models/<zoo id>/")
+    publish: bool = Field(False, description="publish the weights and card as zoo model '<method>-digits' in the "
+                                             "user's zoo ($WORKBENCH_HOME/models; a previous version is kept)")
 
 
 class CEParams(TrainParams):

@@ -1,7 +1,8 @@
 """Scores of a trained network on the ID test split and every OOD set, by any of the detectors.
 
-Logits and features come from ``wb_ood``'s ClassifierOutputs (torch or the exported ONNX model, parity checked),
-and the detectors and metrics are ``wb_ood``'s, so trained and post-hoc detectors are measured identically.
+Logits and features come from the host's ClassifierOutputs (torch or the cached, parity-checked ONNX export), and
+the detectors and metrics are the OOD baselines plugin's public library (``wb_ood.api``), so trained and post-hoc
+detectors are measured identically.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wb_ood import detectors as D
-from wb_ood.inference import ClassifierOutputs
-from wb_ood.metrics import ood_metrics
+import wb_ood.api as D
 from wb_oodtrain.ascood import i_odin
 from wb_oodtrain.data import OODData
-from workbench.api import ExportReport, RunContext
+from workbench.api import ClassifierOutputs, ExportReport, RunContext
 
 ID_SET = "id-test"
 GRADIENT_DETECTORS = ("odin", "i-odin")
@@ -84,7 +83,7 @@ def group_means(conf: dict[str, np.ndarray], groups: dict[str, str]) -> dict[str
     """``near_auroc``, ``near_fpr95``, ``far_auroc``, ``far_fpr95`` (FPR: OOD accepted at 95% ID kept)."""
     out: dict[str, float] = {}
     for group in ("near", "far"):
-        metrics = [ood_metrics(conf[ID_SET], v) for k, v in conf.items() if k != ID_SET and groups.get(k) == group]
+        metrics = [D.ood_metrics(conf[ID_SET], v) for k, v in conf.items() if k != ID_SET and groups.get(k) == group]
         if metrics:
             out[f"{group}_auroc"] = float(np.mean([m["auroc"] for m in metrics]))
             out[f"{group}_fpr95"] = float(np.mean([m["fpr95_id_pos"] for m in metrics]))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import torch
 
-from wb_ood.metrics import METRIC_COLUMNS, metrics_rows
+from wb_ood.api import METRIC_COLUMNS, metrics_rows
 from wb_oodtrain import views
 from wb_oodtrain.ascood import ASCOODMethod, alpha_at
 from wb_oodtrain.ce import CEMethod
@@ -19,7 +16,7 @@ from wb_oodtrain.palm import PALMMethod
 from wb_oodtrain.params import ASCOODParams, CEParams, MixOEParams, PALMParams, TrainParams
 from wb_oodtrain.scoring import DEFAULT_DETECTOR, ID_SET, group_means, score_network
 from wb_oodtrain.trainer import augment, is_main_process, train
-from workbench.api import MetricsTable, Progress, RunContext, ScoreSet, models_dir
+from workbench.api import MetricsTable, ModelCard, Progress, RunContext, ScoreSet
 
 TITLES = {"ce": "plain cross-entropy", "mixoe": "MixOE", "palm": "PALM", "ascood": "ASCOOD"}
 
@@ -52,26 +49,23 @@ def build(params: TrainParams, data: OODData, head: dict, ctx: RunContext) -> tu
     return net, arch
 
 
-def _zoo_card(method: str, arch: dict, metrics: dict[str, float]) -> dict:
-    zoo_id = f"{method}-digits"
+def zoo_card(method: str, arch: dict, metrics: dict[str, float]) -> ModelCard:
     backbone = f"DigitsCNN(width={arch['width']})" if arch["backbone"] == "digits-cnn" else \
         f"{arch['backbone']} ({arch['stem']} stem)"
-    return {
-        "id": zoo_id,
-        "title": f"Digits CNN trained with {TITLES[method]} (ID classes 0-5)",
-        "weights": f"{zoo_id}/model.safetensors",
-        "architecture": f"{backbone} encoder, {arch['head']} head; input {arch['in_channels']}x32x32",
-        "recipe": f"resources/recipes/zoo-ood-{method}.yaml",
-        "data": "digits world, seed 0: scikit-learn load_digits, classes 0-5, stratified 70/30 split",
-        "metrics": {k: round(v, 4) for k, v in metrics.items()},
-        "exporter": "wb_oodtrain.export:export_classifier",
-    }
+    return ModelCard(
+        id=f"{method}-digits", plugin="ood-train", title=f"Digits CNN trained with {TITLES[method]} (ID classes 0-5)",
+        weights="model.safetensors",
+        architecture=f"{backbone} encoder, {arch['head']} head; input {arch['in_channels']}x32x32",
+        recipe=f"zoo-ood-{method}",
+        data="digits world, seed 0: scikit-learn load_digits, classes 0-5, stratified 70/30 split",
+        metrics={k: round(v, 4) for k, v in metrics.items()}, loader="wb_oodtrain.checkpoints:load_card",
+        exporter="wb_oodtrain.export:export_classifier")
 
 
 def run_training(method, params: TrainParams, ctx: RunContext, data: OODData, notes: list[str], view_fn):
     """Shared body of the four training tasks (a generator)."""
-    if params.save_to_zoo and params.dataset != "digits":
-        raise ValueError("save_to_zoo: the zoo holds digits-world models only; keep the run's artifacts instead")
+    if params.publish and params.dataset != "digits":
+        raise ValueError("publish: the zoo ids <method>-digits name digits-world models; keep the run's artifacts")
     for warning in data.warnings:
         ctx.log(warning)
     net, arch = build(params, data, method.head, ctx)
@@ -104,12 +98,8 @@ def run_training(method, params: TrainParams, ctx: RunContext, data: OODData, no
     yield ScoreSet(name="scores", title=f"{TITLES[method.name]} scores (higher = more in-distribution)",
                    scores=scored.scores, id_set=ID_SET, groups=data.groups)
     yield from view_fn(net)
-    if params.save_to_zoo and is_main_process():
-        folder = models_dir() / f"{method.name}-digits"
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(weights, folder / "model.safetensors")
-        (folder / "card.json").write_text(json.dumps(_zoo_card(method.name, arch, metrics), indent=1) + "\n")
-        ctx.log(f"zoo model written to {folder}")
+    if params.publish and is_main_process() and outcome.finished:
+        ctx.publish_model(zoo_card(method.name, arch, metrics), {"model.safetensors": weights})
 
 
 def _no_views(net):

@@ -1,4 +1,5 @@
-"""The training loop every method shares: seeded batches, cosine lr, checkpoints and resume, optional DDP.
+"""The training loop every method shares: seeded batches, cosine lr, optional DDP; checkpoints and resume go
+through the host's training lifecycle (``ctx.save_checkpoint`` / ``ctx.resume``).
 
 Randomness is drawn from a generator seeded by ``(seed, step)``, so a run resumed from a checkpoint takes the
 same batches, augmentations and method samples as an uninterrupted one. Under ``torchrun`` (``WORLD_SIZE`` set)
@@ -11,14 +12,11 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from workbench.api import CheckpointError, Curves, Progress, RunContext
-
-CHECKPOINT = "checkpoint.pt"
+from workbench.api import Curves, Progress, RunContext
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -82,18 +80,6 @@ def build_optimizer(groups: list[dict], params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=params.lr, weight_decay=params.weight_decay)
 
 
-def resolve_resume(ref: str) -> Path:
-    path = Path(ref)
-    if path.is_dir():
-        for candidate in (path / "artifacts" / CHECKPOINT, path / CHECKPOINT):
-            if candidate.is_file():
-                return candidate
-        raise CheckpointError(f"resume: {path} holds no {CHECKPOINT} (nor artifacts/{CHECKPOINT})")
-    if not path.is_file():
-        raise CheckpointError(f"resume: {path} does not exist")
-    return path
-
-
 @dataclass
 class TrainOutcome:
     steps_done: int
@@ -120,9 +106,12 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
     end = min(total, params.max_steps) if params.max_steps else total
     opt = build_optimizer(method.param_groups(net), params)
     outcome = TrainOutcome(steps_done=0, total_steps=total)
+    signature = {"method": method.name, "arch": json.dumps(arch, sort_keys=True), "total_steps": total}
     if params.resume:
-        outcome = _load_checkpoint(resolve_resume(params.resume), net, opt, method.name, arch, total)
-        ctx.log(f"resumed at step {outcome.steps_done} of {total} from {params.resume}")
+        state = ctx.resume(params.resume, net, opt, signature=signature)
+        history = [tuple(row) for row in state.extra["history"].tolist()]
+        outcome = TrainOutcome(steps_done=state.step, total_steps=total, resumed_from=state.step,
+                               history=[(int(s), loss, lr) for s, loss, lr in history])
     model = net
     if dist_info.world > 1 or dist_info.started_here:
         from torch.nn.parallel import DistributedDataParallel
@@ -157,7 +146,8 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
             outcome.steps_done = step + 1
             outcome.history.append((step + 1, value, lr))
             if dist_info.main and (outcome.steps_done % every == 0 or outcome.steps_done == end):
-                _save_checkpoint(ctx.artifacts / CHECKPOINT, net, opt, method.name, arch, outcome)
+                ctx.save_checkpoint(outcome.steps_done, net, opt, signature=signature,
+                                    extra={"history": torch.tensor(outcome.history, dtype=torch.float64)})
             ctx.check_cancelled()
             if outcome.steps_done % report_every == 0 or outcome.steps_done == end:
                 extra = "".join(f", {k} {v:.3g}" for k, v in logs.items())
@@ -175,33 +165,3 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
             dist.destroy_process_group()
     net.eval()
     return outcome
-
-
-def _save_checkpoint(path: Path, net, opt, method: str, arch: dict, outcome: TrainOutcome) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": outcome.steps_done,
-                "total_steps": outcome.total_steps, "method": method, "arch": json.dumps(arch, sort_keys=True),
-                "history": torch.tensor(outcome.history, dtype=torch.float64)}, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, net, opt, method: str, arch: dict, total: int) -> TrainOutcome:
-    try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"resume: {path} is not a training checkpoint of this plugin ({exc})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "step" not in ckpt:
-        raise CheckpointError(f"resume: {path} is not a training checkpoint of this plugin")
-    if ckpt.get("method") != method:
-        raise CheckpointError(f"resume: {path} was written by {ckpt.get('method')!r} training, not {method!r}")
-    if ckpt.get("arch") != json.dumps(arch, sort_keys=True):
-        raise CheckpointError(f"resume: {path} holds another network ({ckpt.get('arch')}) than these parameters "
-                              f"describe ({json.dumps(arch, sort_keys=True)})")
-    if int(ckpt.get("total_steps", total)) != total:
-        raise CheckpointError(f"resume: {path} was planned for {ckpt['total_steps']} steps, these parameters give "
-                              f"{total} (keep epochs, batch size and data the same)")
-    net.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    history = [tuple(row) for row in ckpt["history"].tolist()]
-    return TrainOutcome(steps_done=int(ckpt["step"]), total_steps=total,
-                        history=[(int(s), loss, lr) for s, loss, lr in history], resumed_from=int(ckpt["step"]))

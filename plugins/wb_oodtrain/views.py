@@ -1,30 +1,14 @@
-"""The methods' own views, as results: MixOE mixes and MSP vs lambda, PALM embeddings and prototype usage,
-ASCOOD image | attribution | virtual outlier. Pictures that are not a base result kind are drawn once with
-matplotlib and carried as an ImageGrid."""
+"""The methods' own views, as results (data; the host's renderers draw them): MixOE mixes and MSP vs lambda,
+PALM embeddings with prototypes and prototype usage, ASCOOD image | attribution | virtual outlier."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from wb_oodtrain import ascood, mixoe
 from wb_oodtrain.palm import sinkhorn
-from workbench.api import Curves, ImageGrid, MetricsTable
-
-
-def to_uint8(images: np.ndarray) -> list[np.ndarray]:
-    """``(n, c, h, w)`` in [0, 1] -> uint8 HxW (gray) or HxWx3 pictures."""
-    pics = np.clip(images, 0, 1) * 255
-    return [p[0].astype(np.uint8) if p.shape[0] == 1 else p.transpose(1, 2, 0).astype(np.uint8) for p in pics]
-
-
-def _rasterise(fig: Figure) -> np.ndarray:
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+from workbench.api import Curves, EmbeddingScatter, ImageGrid, MetricsTable, to_uint8
 
 
 def _softmax_max(net, x: torch.Tensor) -> np.ndarray:
@@ -67,7 +51,7 @@ def _pca2(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def palm_views(net, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                classes: list[str], epsilon: float, iters: int, device: str) -> list:
-    """PCA of test embeddings with the prototypes (a picture), and per-class prototype usage on the train split."""
+    """PCA of test embeddings with the prototypes, and per-class prototype usage on the train split."""
     head = net.fc
 
     def embed(x: np.ndarray) -> np.ndarray:
@@ -80,18 +64,11 @@ def palm_views(net, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray
     c, m = head.num_classes, head.num_protos
     mean, axes = _pca2(np.concatenate([z_test, protos]))
     pz, pp = (z_test - mean) @ axes.T, (protos - mean) @ axes.T
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
-    cmap = matplotlib.colormaps["tab10"]
-    for k in range(c):
-        sel = y_test == k
-        ax.scatter(pz[sel, 0], pz[sel, 1], s=6, alpha=0.5, color=cmap(k % 10), label=f"class {classes[k]}")
-        own = np.arange(k, c * m, c)
-        ax.scatter(pp[own, 0], pp[own, 1], s=90, marker="*", edgecolor="k", linewidth=0.7, color=cmap(k % 10))
-    ax.set_title("PALM: ID test embeddings (dots) and prototypes (stars), PCA", fontsize=9)
-    ax.legend(fontsize=7, markerscale=2)
-    picture = ImageGrid(name="palm-embeddings", title="PALM embeddings and prototypes (2-D PCA)",
-                        images=[_rasterise(fig)], captions=[""], ncols=1)
+    picture = EmbeddingScatter(name="palm-embeddings", title="PALM: ID test embeddings (dots) and prototypes "
+                               "(stars), 2-D PCA", points=pz, labels=np.asarray(y_test, np.int64),
+                               classes=[f"class {n}" for n in classes], anchors=pp,
+                               anchor_labels=np.arange(c * m) % c, anchor_name="prototypes",
+                               x_label="PC 1", y_label="PC 2")
     q = sinkhorn(torch.from_numpy(z_train @ protos.T), epsilon, iters).numpy()
     rows = []
     for k in range(c):

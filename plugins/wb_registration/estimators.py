@@ -26,23 +26,17 @@ def kabsch_estimate(src: np.ndarray, tgt: np.ndarray, eps: float) -> Estimate:
     return Estimate(transform, residual < eps, conf, "ok", {"time_kabsch_s": time.perf_counter() - t0})
 
 
-def load_vbreg(params: EstimatorFields, device: str = "cpu", engine: str = "torch",
-               providers: list[str] | None = None, artifacts: Path | None = None):
-    """A :class:`VBRegInference` from the checkpoint (default: zoo), on torch or on its ONNX export."""
+def load_vbreg(params: EstimatorFields, ctx=None):
+    """A :class:`VBRegInference` of the zoo model (or ``vbreg_checkpoint``) on the run's engine (torch here
+    without a run context); ``vbreg_onnx`` runs a given export instead of the host's cached one."""
     from wb_registration.vbreg import VBRegInference
-    from wb_registration.zoo import load_model, zoo_weights
+    from workbench.api import load_zoo_model
 
-    net = load_model(params.vbreg_checkpoint or None)
-    if engine != "onnx":
-        return VBRegInference(net, device=device)
-    onnx_path = Path(params.vbreg_onnx) if params.vbreg_onnx else zoo_weights().with_name("model.onnx")
-    if params.vbreg_onnx and not onnx_path.is_file():
-        raise FileNotFoundError(f"vbreg_onnx: {onnx_path} does not exist")
-    if not onnx_path.is_file() or params.vbreg_checkpoint:
-        from wb_registration.export import export_vbreg
-
-        onnx_path = export_vbreg(net, (artifacts or Path(".")) / "vbreg.onnx").path
-    return VBRegInference(net, device="cpu", onnx_path=onnx_path, providers=providers)
+    net = load_zoo_model("vbreg", weights=params.vbreg_checkpoint or None)
+    if ctx is None:
+        return VBRegInference(net)
+    onnx_file = Path(params.vbreg_onnx) if params.vbreg_onnx and ctx.engine == "onnx" else None
+    return VBRegInference(net, device=ctx.device, inference=ctx.inference, onnx_file=onnx_file)
 
 
 def estimate(method: str, src: np.ndarray, tgt: np.ndarray, eps: float, params: EstimatorFields, seed: int = 0,

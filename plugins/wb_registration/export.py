@@ -6,11 +6,8 @@ from pathlib import Path
 
 import torch
 
-from wb_registration.vbreg_net import ROLES, SinglePairVBReg, VBRegNet
+from wb_registration.vbreg_net import INPUTS, OUTPUTS, ROLES, SinglePairVBReg, VBRegNet
 from workbench.api import ExportReport, export_onnx
-
-INPUTS = ("matches", "noise")
-OUTPUTS = ("logits", "attention", "compatibility")
 
 
 def export_vbreg(net: VBRegNet, path: Path, n_example: int = 64) -> ExportReport:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.api import Curves
+
 #: Success thresholds: (max RE in degrees, max TE in data units, i.e. metres for real scans).
 PRESETS: dict[str, tuple[float, float]] = {"3dmatch": (15.0, 0.30), "kitti": (5.0, 0.60)}
 
@@ -42,3 +44,14 @@ def pose_metrics(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     te = translation_error(estimate, truth)
     return {"RE_deg": re_deg, "TE": te, "success_3dmatch": float(is_success(re_deg, te, "3dmatch")),
             "success_kitti": float(is_success(re_deg, te, "kitti"))}
+
+
+def residual_histogram(residuals: np.ndarray, eps: float, bins: int = 40, name: str = "residuals") -> Curves:
+    """Histogram of match residuals under the estimate (clipped at 4 eps) with the eps line."""
+    clipped = np.clip(residuals, 0, 4 * eps)
+    counts, edges = np.histogram(clipped, bins=bins, range=(0, 4 * eps))
+    centres = (edges[:-1] + edges[1:]) / 2
+    top = float(max(counts.max(), 1)) if len(counts) else 1.0
+    return Curves(name=name, title="Residual histogram (last bin: >= 4 eps)", x_label="residual |R x + t - y|",
+                  y_label="matches", series={"matches": np.vstack([centres, counts]),
+                                             f"eps = {eps:g}": np.array([[eps, eps], [0.0, top]])})

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workbench.api import VersionedParams
+
 Method = Literal["vbreg", "sc2pcr", "ransac", "fgr", "kabsch"]
 Shape = Literal["dem", "blob", "sphere"]
 OutlierModel = Literal["surface", "box", "structured"]
@@ -42,8 +44,8 @@ class EstimatorFields(BaseModel):
     sc2_k1: int = Field(30, ge=2, description="SC2-PCR: first-stage consensus size")
     sc2_k2: int = Field(20, ge=2, description="SC2-PCR: second-stage consensus size")
     vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
-    vbreg_onnx: str = Field("", description="VBReg ONNX file for the onnx backends; empty = zoo model.onnx, "
-                                            "exported on the fly when missing")
+    vbreg_onnx: str = Field("", description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
+                                            "network once (parity-checked) and caches it by weights")
     vbreg_seed_ratio: float = Field(0.1, gt=0, le=1, description="VBReg: conservative seeding ratio")
     vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches)")
     vbreg_kappa: int = Field(40, ge=4, le=200, description="VBReg: hypothesis size (seed + kappa-1 voted matches)")
@@ -86,10 +88,11 @@ class SweepParams(SyntheticFields, EstimatorFields):
     te_max: float = Field(0.05, gt=0, description="success: TE below this (shape units)")
 
 
-class TrainVBRegParams(BaseModel):
+class TrainVBRegParams(VersionedParams):
     """Train the VBReg network on synthetic correspondences (the zoo recipe's defaults)."""
 
-    model_config = ConfigDict(extra="forbid")
+    revision = 2
+    renamed = {"resume_from": (2, "resume"), "save_to_zoo": (2, "publish")}
 
     steps: int = Field(600, ge=1, le=1_000_000, description="optimiser steps")
     batch_size: int = Field(4, ge=1, le=64, description="pairs per step")
@@ -104,7 +107,9 @@ class TrainVBRegParams(BaseModel):
     hidden: int = Field(32, ge=8, le=512, description="GRU state width")
     latent: int = Field(16, ge=2, le=256, description="Gaussian latent width")
     checkpoint_every: int = Field(100, ge=1, description="write a resumable checkpoint every this many steps")
-    resume_from: str = Field("", description="a checkpoint.pt (or a run directory) to resume from")
+    resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
     eval_pairs: int = Field(10, ge=0, le=200, description="held-out pairs per ratio for the final evaluation")
-    export_onnx: bool = Field(True, description="export the network to ONNX with a parity check")
-    save_to_zoo: bool = Field(False, description="also write weights, ONNX and card into models/vbreg/")
+    export_onnx: bool = Field(True, description="export the network to ONNX with a parity check (recorded in "
+                                                "the card)")
+    publish: bool = Field(False, description="publish the weights and card as zoo model 'vbreg' in the user's zoo "
+                                             "($WORKBENCH_HOME/models; a previous version is kept)")

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from wb_registration.geometry import apply_transform
+from wb_registration.metrics import residual_histogram
 from wb_registration.params import RegisterParams
 from wb_registration.pipeline import load_pair, register, truth_mask
-from wb_registration.render import residual_histogram, views
 from workbench.api import MetricsTable, Progress, Registration, RunContext
 
 
@@ -22,7 +22,7 @@ def run(params: RegisterParams, ctx: RunContext):
     if params.method == "vbreg":
         from wb_registration.estimators import load_vbreg
 
-        infer = load_vbreg(params, ctx.device, ctx.engine, ctx.onnx_providers(), ctx.artifacts)
+        infer = load_vbreg(params, ctx)
     elif ctx.engine == "onnx":
         ctx.log(f"note: {params.method} has no network; the onnx backend only changes VBReg")
     yield Progress(0.4, f"{len(pair.corr)} matches; estimating with {params.method}")
@@ -32,7 +32,8 @@ def run(params: RegisterParams, ctx: RunContext):
     mask = truth_mask(pair)
     yield Registration(name="registration", title=f"{params.method} on {params.input} ({est.status})",
                        source=pair.source, target=pair.target, transform=est.transform,
-                       correspondences=pair.corr, inliers=est.inliers, truth=mask, status=est.status)
+                       correspondences=pair.corr, inliers=est.inliers, truth=mask, status=est.status,
+                       truth_transform=pair.truth if pair.truth is not None else np.zeros((0, 4)))
     rows = [["method", params.method], ["status", est.status], ["backend", ctx.backend]]
     rows += [[k, float(v)] for k, v in {**measures, **est.info}.items()]
     rows += [["transform", np.array2string(est.transform, precision=5, separator=",").replace("\n", "")]]
@@ -40,6 +41,3 @@ def run(params: RegisterParams, ctx: RunContext):
                        notes="; ".join(pair.warnings))
     x, y = pair.matched
     yield residual_histogram(np.linalg.norm(apply_transform(x, est.transform) - y, axis=1), pair.eps)
-    yield Progress(0.9, "rendering views")
-    yield views(pair.source, pair.target, pair.surface, est.transform, pair.corr, est.inliers,
-                mask if len(mask) else None, pair.truth)

@@ -58,7 +58,7 @@ def summarise(rows: list[dict], methods: list[str], ratios: list[float]) -> dict
 
 def run(params: SweepParams, ctx: RunContext):
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
-    infer = load_vbreg(params, ctx.device, ctx.engine, ctx.onnx_providers(), ctx.artifacts) \
+    infer = load_vbreg(params, ctx) \
         if "vbreg" in params.methods else None
     total = len(params.outlier_ratios) * params.seeds * len(params.methods)
     rows: list[dict] = []

@@ -7,10 +7,6 @@ the batches the uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,10 +16,8 @@ from wb_registration.params import EstimatorFields, TrainVBRegParams
 from wb_registration.synthetic import make_pair
 from wb_registration.vbreg import VBRegInference, vbreg
 from wb_registration.vbreg_net import VBRegNet
-from wb_registration.zoo import ZOO_ID, save_model, write_card
-from workbench.api import Curves, MetricsTable, Progress, RunContext, models_dir
-
-CHECKPOINT = "checkpoint.pt"
+from wb_registration.zoo import make_card, save_model
+from workbench.api import Curves, MetricsTable, Progress, RunContext
 
 
 def training_batch(seed: int, step: int, params: TrainVBRegParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,22 +58,6 @@ def training_loss(net: VBRegNet, corr: torch.Tensor, labels: torch.Tensor, gen: 
             + 0.5 * branch_loss(logits_p, compat_p[:, -1], labels) + 0.5 * kl)
 
 
-def _resume_path(resume_from: str) -> Path:
-    path = Path(resume_from)
-    if path.is_dir():
-        path = path / "artifacts" / CHECKPOINT if (path / "artifacts").is_dir() else path / CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"resume_from: no checkpoint at {path}")
-    return path
-
-
-def save_checkpoint(path: Path, net: VBRegNet, opt: torch.optim.Optimizer, step: int, losses: list) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "optim": opt.state_dict(), "step": step,
-                "config": net.config, "losses": losses}, tmp)
-    os.replace(tmp, path)
-
-
 def evaluate(net: VBRegNet, eps: float, pairs: int, seed: int = 10_000) -> dict[str, float]:
     """Held-out success (RE < 5 deg, TE < 0.05) at 95 % and 99 % surface outliers, and classifier F1 at 90 %."""
     infer = VBRegInference(net.eval())
@@ -110,16 +88,10 @@ def run(params: TrainVBRegParams, ctx: RunContext):
                    sigma_d=params.eps).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     start, losses = 0, []
-    if params.resume_from:
-        path = _resume_path(params.resume_from)
-        state = torch.load(path, map_location=device, weights_only=True)
-        if state["config"] != net.config:
-            raise ValueError(f"resume_from: {path} was trained with {state['config']}, not {net.config}")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
-        start, losses = int(state["step"]), [list(v) for v in state["losses"]]
-        ctx.log(f"resumed from {path} at step {start}")
-    ckpt = ctx.artifacts / CHECKPOINT
+    signature = {"config": str(sorted(net.config.items()))}
+    if params.resume:
+        state = ctx.resume(params.resume, net, opt, signature=signature)
+        start, losses = state.step, [list(v) for v in state.extra["losses"].tolist()]
     for step in range(start, params.steps):
         ctx.check_cancelled()
         net.train()
@@ -132,7 +104,8 @@ def run(params: TrainVBRegParams, ctx: RunContext):
         opt.step()
         losses.append([step + 1, loss.item()])
         if (step + 1) % params.checkpoint_every == 0 or step + 1 == params.steps:
-            save_checkpoint(ckpt, net, opt, step + 1, losses)
+            ctx.save_checkpoint(step + 1, net, opt, signature=signature,
+                                extra={"losses": torch.tensor(losses, dtype=torch.float64)})
             yield Curves(name="training", title="VBReg training loss", x_label="step", y_label="loss",
                          series={"loss": np.array(losses, float).T})
         yield Progress((step + 1) / params.steps, f"step {step + 1}: loss {losses[-1][1]:.4f}",
@@ -151,14 +124,10 @@ def run(params: TrainVBRegParams, ctx: RunContext):
         report = export_vbreg(net, ctx.artifacts / "model.onnx")
         metrics["onnx_max_abs_diff"] = float(f"{report.worst:.3g}")
         onnx_note = f"; ONNX ({report.exporter}) parity {report.worst:.2g}"
-    card = write_card(ctx.artifacts, metrics, net.config)
-    if params.save_to_zoo:
-        zoo = models_dir() / ZOO_ID
-        zoo.mkdir(parents=True, exist_ok=True)
-        for name in ("model.safetensors", "model.onnx", "card.json"):
-            if (ctx.artifacts / name).is_file():
-                shutil.copyfile(ctx.artifacts / name, zoo / name)
-        ctx.log(f"zoo model updated in {zoo}")
-    ctx.log(f"weights: {weights}, card: {card}")
+    card = make_card(metrics, net.config)
+    (ctx.artifacts / "card.json").write_text(card.to_json())
+    if params.publish:
+        ctx.publish_model(card, {card.weights: weights})
+    ctx.log(f"weights: {weights}, card: {ctx.artifacts / 'card.json'}")
     yield MetricsTable(name="evaluation", title="VBReg held-out evaluation", columns=["metric", "value"],
                        rows=[[k, v] for k, v in metrics.items()], notes=f"weights: {weights}{onnx_note}")

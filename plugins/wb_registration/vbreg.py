@@ -6,6 +6,7 @@ hypothesis by a leading eigenvector, fit by weighted Kabsch, score, select and r
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from wb_registration.consensus import (
     soft_compatibility,
     truncated_scores,
 )
-from wb_registration.vbreg_net import ROLES, SinglePairVBReg, VBRegNet
+from wb_registration.vbreg_net import INPUTS, OUTPUTS, ROLES, SinglePairVBReg, VBRegNet
 
 WILSON_Z = 1.96
 
@@ -36,18 +37,22 @@ def wilson_lower_bound(p_hat: np.ndarray, n: int, z: float = WILSON_Z) -> np.nda
 
 
 class VBRegInference:
-    """Runs the network on one set of matches, on torch or on an ONNX Runtime session."""
+    """Runs the network on one set of matches through the host's inference engine.
 
-    def __init__(self, net: VBRegNet, device: str = "cpu", onnx_path: Path | None = None,
-                 providers: list[str] | None = None) -> None:
+    ``inference`` is a run's ``ctx.inference`` (torch on the run's device, or ONNX Runtime on the cached,
+    parity-checked export; ``onnx_file`` uses a given export); without it the network runs on torch here.
+    """
+
+    def __init__(self, net: VBRegNet, device: str = "cpu", inference=None, onnx_file: Path | None = None) -> None:
         self.net = net.eval().to(device)
-        self.single = SinglePairVBReg(self.net).eval()
-        self.device = device
-        self.session = None
-        if onnx_path is not None:
-            from workbench.api import onnx_session
+        single = SinglePairVBReg(self.net).eval()
+        if inference is None:
+            from workbench.core.inference import inference_session
 
-            self.session = onnx_session(onnx_path, providers)
+            inference = partial(inference_session, engine="torch", device=device)
+        example = (torch.randn(64, 6, generator=torch.Generator().manual_seed(0)) * 0.5, self.noise(64, 0))
+        self.session = inference(single, example, input_names=INPUTS, output_names=OUTPUTS,
+                                 check_batch_sizes=(50, 300), onnx_file=onnx_file)
 
     def noise(self, n: int, seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(int(seed))
@@ -56,15 +61,8 @@ class VBRegInference:
 
     def __call__(self, src: np.ndarray, tgt: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
         """(N,) logits, (N, L, N) attention, (N, L, N) compatibility as numpy float32."""
-        corr = torch.from_numpy(np.c_[src, tgt].astype(np.float32))
-        noise = self.noise(len(src), seed)
-        if self.session is not None:
-            out = self.session.run(["logits", "attention", "compatibility"],
-                                   {"matches": corr.numpy(), "noise": noise.numpy()})
-            return tuple(np.asarray(o) for o in out)
-        with torch.no_grad():
-            out = self.single(corr.to(self.device), noise.to(self.device))
-        return tuple(o.cpu().numpy() for o in out)
+        corr = np.c_[src, tgt].astype(np.float32)
+        return tuple(np.asarray(o) for o in self.session(corr, self.noise(len(src), seed).numpy()))
 
 
 def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int) -> np.ndarray:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+INPUTS = ("matches", "noise")
+OUTPUTS = ("logits", "attention", "compatibility")
 ROLES = 3  # query, key, value
 
 

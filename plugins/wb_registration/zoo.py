@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from wb_registration.vbreg_net import VBRegNet
-from workbench.api import CheckpointError, load_into, models_dir, save_safetensors
+from workbench.api import CheckpointError, ModelCard, load_into, save_safetensors, zoo_weights
 
 ZOO_ID = "vbreg"
-RECIPE = "resources/recipes/zoo-vbreg.yaml"
-
-
-def zoo_weights() -> Path:
-    return models_dir() / ZOO_ID / "model.safetensors"
+RECIPE = "zoo-vbreg"
 
 
 def save_model(net: VBRegNet, path: Path, extra: dict[str, str] | None = None) -> None:
@@ -25,10 +20,9 @@ def load_model(path: Path | str | None = None) -> VBRegNet:
     """Build the network from the safetensors metadata and load its weights (eval mode)."""
     from safetensors import safe_open
 
-    path = Path(path) if path else zoo_weights()
+    path = Path(path) if path else zoo_weights(ZOO_ID)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no VBReg weights. Regenerate the zoo model with "
-                              f"`workbench batch {RECIPE}` or pass a checkpoint file.")
+        raise CheckpointError(f"vbreg_checkpoint: {path} does not exist (give VBReg weights, .safetensors or .pt)")
     meta: dict[str, str] = {}
     if path.suffix == ".safetensors":
         with safe_open(str(path), "pt") as fh:
@@ -40,20 +34,19 @@ def load_model(path: Path | str | None = None) -> VBRegNet:
     return net.eval()
 
 
-def write_card(folder: Path, metrics: dict[str, float], config: dict) -> Path:
-    card = {
-        "id": ZOO_ID,
-        "title": "VBReg variational non-local correspondence network (CPU-sized)",
-        "weights": f"{ZOO_ID}/model.safetensors",
-        "architecture": (f"VBRegNet(layers={config['layers']}, dim={config['dim']}, hidden={config['hidden']}, "
-                         f"latent={config['latent']}); GRU states + Gaussian latents on Q/K/V, beta-weighted "
-                         "non-local attention, MLP classifier; input: (N, 6) matches"),
-        "recipe": RECIPE,
-        "data": ("synthetic correspondences (wb_registration generator): DEM terrain and blob shapes, any rotation, "
-                 "noise 0.005, surface/box outliers at ratios 0.5-0.99, eps 0.03"),
-        "metrics": metrics,
-        "exporter": "wb_registration.export:export_zoo",
-    }
-    path = folder / "card.json"
-    path.write_text(json.dumps(card, indent=1) + "\n")
-    return path
+def load_card(card: ModelCard, weights: Path | str | None = None) -> VBRegNet:
+    """The card's loader (``load_zoo_model("vbreg")``), or ``weights=`` another checkpoint of the network."""
+    return load_model(weights or card.weights_path)
+
+
+def make_card(metrics: dict[str, float], config: dict) -> ModelCard:
+    return ModelCard(
+        id=ZOO_ID, plugin="registration", title="VBReg variational non-local correspondence network (CPU-sized)",
+        weights="model.safetensors",
+        architecture=(f"VBRegNet(layers={config['layers']}, dim={config['dim']}, hidden={config['hidden']}, "
+                      f"latent={config['latent']}); GRU states + Gaussian latents on Q/K/V, beta-weighted "
+                      "non-local attention, MLP classifier; input: (N, 6) matches"),
+        recipe=RECIPE,
+        data=("synthetic correspondences (wb_registration generator): DEM terrain and blob shapes, any rotation, "
+              "noise 0.005, surface/box outliers at ratios 0.5-0.99, eps 0.03"),
+        metrics=metrics, loader="wb_registration.zoo:load_card", exporter="wb_registration.export:export_zoo")

@@ -6,15 +6,12 @@ come from ``model=tiny-clip`` with the default scene counts.
 
 from __future__ import annotations
 
-import json
-
 import torch
 
 from wb_shapes.metrics import CHANCE, card_metrics, summary_rows
 from wb_shapes.params import EvaluateClipParams
 from wb_shapes.world import generate_scenes
-from wb_shapes.zoo import ZOO_ID
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip, models_dir
+from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip, user_zoo, zoo_card
 
 
 def _foil_examples(clip, params: EvaluateClipParams, n: int = 8) -> ImageGrid:
@@ -42,8 +39,10 @@ def run(params: EvaluateClipParams, ctx: RunContext):
                              f"test scenes, {params.n_scenes} test scenes, {params.n_novel} novel-combination scenes")
     yield _foil_examples(clip, params)
     if params.update_card:
-        card = models_dir() / ZOO_ID / "card.json"
-        doc = json.loads(card.read_text())
-        doc["metrics"] = {k: round(float(v), 4) for k, v in metrics.items()}
-        card.write_text(json.dumps(doc, indent=1) + "\n")
-        ctx.log(f"metrics written to {card}")
+        card = zoo_card(params.model)
+        if not card.folder.resolve().is_relative_to(user_zoo().resolve()):
+            raise ValueError(f"update_card: {card.folder} is not in your zoo ({user_zoo()}); the shipped zoo is "
+                             "read-only (the project's developers set WORKBENCH_ZOO=models to refresh it)")
+        updated = card.model_copy(update={"metrics": {k: round(float(v), 4) for k, v in metrics.items()}})
+        (card.folder / "card.json").write_text(updated.to_json())
+        ctx.log(f"metrics written to {card.folder / 'card.json'}")

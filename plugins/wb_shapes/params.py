@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from workbench.api import VersionedParams
 
 
-class TrainClipParams(BaseModel):
+class TrainClipParams(VersionedParams):
     """Train the tiny CLIP contrastively on freshly drawn shapes-world scenes (the zoo recipe's defaults)."""
 
-    model_config = ConfigDict(extra="forbid")
+    revision = 2
+    renamed = {"resume_from": (2, "resume"), "save_to_zoo": (2, "publish")}
 
     steps: int = Field(600, ge=1, le=200_000, description="optimizer steps; each draws a batch of new train scenes")
     batch_size: int = Field(128, ge=2, le=4096, description="scenes per step (the contrastive batch)")
@@ -33,22 +36,20 @@ class TrainClipParams(BaseModel):
     drop_size_fraction: float = Field(0.3, ge=0, le=1, description="share of short captions without size words")
     checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
     stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
-                                                 "`steps`); continue later with resume_from")
-    resume_from: str = Field("", description="a checkpoint.pt (or a run folder holding artifacts/checkpoint.pt) "
-                                             "to continue from")
+                                                 "`steps`); continue later with resume")
+    resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
     eval_every: int = Field(100, ge=1, description="steps between quick held-out checks (foils, retrieval)")
     threads: int = Field(0, ge=0, le=256, description="torch CPU threads; 0 keeps torch's default")
     final_eval_scenes: int = Field(500, ge=10, le=20_000, description="test scenes of the final held-out "
                                                                       "measurement (see clip.evaluate)")
-    save_to_zoo: bool = Field(False, description="also write weights and card into models/tiny-clip/")
+    publish: bool = Field(False, description="publish the model and card as zoo model 'tiny-clip' in the user's zoo "
+                                             "($WORKBENCH_HOME/models; a previous version is kept)")
 
 
-class EvaluateClipParams(BaseModel):
+class EvaluateClipParams(VersionedParams):
     """Measure a CLIP on held-out shapes-world scenes: zero-shot colour/shape, retrieval, foils, novel combos."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field("tiny-clip", description="open_clip architecture, 'tiny-clip' (zoo) or 'local-dir:/folder'")
+    model: str = Field("tiny-clip", description="zoo model id, open_clip architecture or 'local-dir:/folder'")
     weights: str = Field("", description="local weights file (or hub tag when online); empty: the zoo / folder's own")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world (test and novel splits are used)")
     n_single: int = Field(400, ge=10, le=20_000, description="one-object test scenes for zero-shot colour/shape")
@@ -56,13 +57,12 @@ class EvaluateClipParams(BaseModel):
     n_novel: int = Field(300, ge=10, le=20_000, description="one-object scenes of held-out colour-shape combinations")
     image_size: int = Field(64, ge=32, le=224, description="scene size in pixels")
     batch_size: int = Field(256, ge=1, le=4096, description="encoder batch size")
-    update_card: bool = Field(False, description="write the measured metrics into models/tiny-clip/card.json")
+    update_card: bool = Field(False, description="write the measured metrics into the card of `model` in the user's "
+                                                 "zoo (the shipped zoo is read-only)")
 
 
-class BrowseScenesParams(BaseModel):
+class BrowseScenesParams(VersionedParams):
     """Look at shapes-world scenes with their ground truth: boxes, captions and foils."""
-
-    model_config = ConfigDict(extra="forbid")
 
     split: Literal["train", "test", "novel"] = Field("test", description="which split to draw from")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world")

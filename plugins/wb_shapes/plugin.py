@@ -42,7 +42,7 @@ def workbench_register_tasks(registry) -> None:
         params=BrowseScenesParams,
         description="Draws scenes of one split with their ground truth: object boxes and labels, captions and "
                     "the one-word foils the CLIP tasks are measured on.",
-        backends=("torch-cpu",),
+        backends=("cpu",),
         execution="inproc",
         outputs=("regions", "image-grid", "metrics"),
     ))
@@ -53,7 +53,8 @@ def workbench_register_sample_data(registry) -> None:
     registry.add_sample(SampleSpec(
         id="shapes",
         title="Shapes world",
-        loader="wb_shapes.world:load_shapes_world",
+        loader="wb_shapes.world:load_scenes",
+        kind="captioned-scenes",
         description="Captioned scenes of 1-4 coloured shapes (10 colours, 7 shapes, 2 sizes) on plain or textured "
                     "backgrounds, with boxes, short and long captions, one-word foils (colour, shape, size, "
                     "relation) and held-out colour-shape combinations; deterministic by seed.",

@@ -10,10 +10,7 @@ with that foil: a hard negative image for the caption as well as a hard negative
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,17 +20,8 @@ from wb_shapes.captions import training_pair
 from wb_shapes.metrics import CHANCE, SINGLE_START, card_metrics, foil_test, retrieval, summary_rows, zero_shot
 from wb_shapes.params import TrainClipParams
 from wb_shapes.world import Scene, generate_scenes, shape_counterfactual
-from wb_shapes.zoo import ZOO_ID, write_card
-from workbench.api import (
-    CheckpointError,
-    Curves,
-    MetricsTable,
-    Progress,
-    RunContext,
-    load_clip,
-    models_dir,
-    save_clip_dir,
-)
+from wb_shapes.zoo import ARCHITECTURE, make_card
+from workbench.api import Curves, MetricsTable, Progress, RunContext, load_clip, save_clip_dir
 
 _SHORT = 40
 SINGLE_TRAIN_START = 50_000_000
@@ -87,22 +75,6 @@ def _lr(step: int, params: TrainClipParams) -> float:
     return params.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _resume_path(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.is_dir():
-        path = path / "artifacts" / "checkpoint.pt"
-    if not path.is_file():
-        raise CheckpointError(f"resume_from: {path} is not a checkpoint file (expected checkpoint.pt or a run folder)")
-    return path
-
-
-def _save_checkpoint(path: Path, model, opt, step: int, curves: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}}, tmp)
-    os.replace(tmp, path)
-
-
 def _quick_check(clip, params: TrainClipParams) -> dict[str, float]:
     n = min(200, params.final_eval_scenes)
     scenes = generate_scenes(n, "test", params.data_seed, params.image_size)
@@ -116,20 +88,17 @@ def _quick_check(clip, params: TrainClipParams) -> dict[str, float]:
 def run(params: TrainClipParams, ctx: RunContext):
     if params.threads:
         torch.set_num_threads(params.threads)
-    clip = load_clip("tiny-clip", weights="random", device=ctx.device)
+    clip = load_clip(ARCHITECTURE, weights="random", device=ctx.device)
     model = clip.model
     opt = torch.optim.AdamW(_param_groups(model, params.weight_decay), lr=params.lr, betas=(0.9, 0.98), eps=1e-6)
     curves: dict[str, list[list[float]]] = {"loss": [], "foil_colour": [], "foil_shape": [], "image_to_text_r1": [],
                                             "colour_accuracy": [], "shape_accuracy": []}
     start = 0
-    ckpt = ctx.artifacts / "checkpoint.pt"
-    if params.resume_from:
-        state = torch.load(_resume_path(params.resume_from), map_location=ctx.device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        curves.update({k: v.tolist() for k, v in state["curves"].items()})
-        ctx.log(f"resumed from {params.resume_from} at step {start}")
+    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed}
+    if params.resume:
+        state = ctx.resume(params.resume, model, opt, signature=signature)
+        start = state.step
+        curves.update({k: v.tolist() for k, v in state.extra["curves"].items()})
     t0 = time.monotonic()
     running = None
     end = min(params.steps, params.stop_after or params.steps)
@@ -163,7 +132,8 @@ def run(params: TrainClipParams, ctx: RunContext):
         curves["loss"].append([step + 1, running])
         done = step + 1
         if done % params.checkpoint_every == 0 or done == end:
-            _save_checkpoint(ckpt, model, opt, done, curves)
+            ctx.save_checkpoint(done, model, opt, signature=signature,
+                                extra={"curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}})
         if done % params.eval_every == 0 or done == params.steps:
             model.eval()
             check = _quick_check(clip, params)
@@ -176,22 +146,18 @@ def run(params: TrainClipParams, ctx: RunContext):
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.3f} "
                        f"({rate:.2f} s/step)", metrics={"loss": running})
     if end < params.steps:
-        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume_from={ctx.run_dir}")
+        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return
     model.eval()
     folder = save_clip_dir(clip, ctx.artifacts / "tiny-clip", half=True)
     reloaded = load_clip(f"local-dir:{folder}", device=ctx.device)
     n = params.final_eval_scenes
     metrics = card_metrics(reloaded, params.data_seed, n * 4 // 5, n, n * 3 // 5, params.image_size)
-    card = write_card(folder, metrics, params.model_dump())
+    card = make_card(folder, metrics, params.model_dump())
+    (folder / "card.json").write_text(card.to_json())
     ctx.log(f"tiny CLIP written to {folder}")
-    if params.save_to_zoo:
-        zoo = models_dir() / ZOO_ID
-        zoo.mkdir(parents=True, exist_ok=True)
-        for name in ("open_clip_config.json", "open_clip_model.safetensors"):
-            shutil.copyfile(folder / name, zoo / name)
-        shutil.copyfile(card, zoo / "card.json")
-        ctx.log(f"zoo model updated in {zoo}")
+    if params.publish:
+        ctx.publish_model(card, {name: folder / name for name in ("open_clip_config.json", card.weights)})
     yield MetricsTable(name="held-out", title="Tiny CLIP on held-out shapes scenes",
                        columns=["metric", "value", "chance"], rows=summary_rows(metrics, CHANCE),
                        notes=f"weights: {folder}")

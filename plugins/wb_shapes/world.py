@@ -13,11 +13,13 @@ relation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
 import numpy as np
+
+from workbench.api import CaptionedScene, CaptionedScenes, Foil, SceneObject
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 30, 30), "orange": (255, 140, 0), "yellow": (245, 230, 40), "green": (30, 180, 50),
@@ -40,7 +42,7 @@ _BACKGROUNDS = ("plain", "noise", "stripes", "checker")
 
 
 @dataclass(frozen=True)
-class ShapeObject:
+class ShapeObject(SceneObject):
     """One drawn object: its words, centre ``(x, y)`` and box ``(x0, y0, x1, y1)`` in pixels."""
 
     colour: str
@@ -53,36 +55,18 @@ class ShapeObject:
     def phrase(self) -> str:
         return f"{self.size} {self.colour} {self.shape}"
 
-
-@dataclass(frozen=True)
-class Foil:
-    """The short caption with one word swapped: ``caption.split()[word_index]`` is ``new_word``."""
-
-    kind: str
-    caption: str
-    word_index: int
-    original_word: str
-    new_word: str
-    object_index: int | None = None
+    @property
+    def label(self) -> str:
+        return self.phrase
 
 
 @dataclass
-class Scene:
-    """An RGB uint8 image with its objects, captions and foils."""
+class Scene(CaptionedScene):
+    """A shapes-world scene: the host's captioned scene (image, objects, captions, foils naming the foiled
+    object) plus its background and the relation word of its short caption."""
 
-    image: np.ndarray
-    objects: list[ShapeObject]
-    caption: str
-    long_caption: str
-    background: str
+    background: str = ""
     relation: str | None = None
-    foils: dict[str, Foil] = field(default_factory=dict)
-    split: str = "train"
-    index: int = 0
-
-    @property
-    def boxes(self) -> np.ndarray:
-        return np.array([o.box for o in self.objects], dtype=np.float32).reshape(-1, 4)
 
     @property
     def combos(self) -> set[tuple[str, str]]:
@@ -305,21 +289,9 @@ def generate_scenes(n: int, split: str = "train", seed: int = 0, image_size: int
     return [make_scene(seed, split, i, image_size, min_objects, max_objects) for i in range(start, start + n)]
 
 
-@dataclass
-class ShapesWorld:
-    """A ready-made sample of the world: train, test and novel-combination scenes."""
-
-    train: list[Scene]
-    test: list[Scene]
-    novel: list[Scene]
-    colours: tuple[str, ...] = tuple(COLOURS)
-    shapes: tuple[str, ...] = SHAPES
-    heldout_combos: frozenset[tuple[str, str]] = HELDOUT_COMBOS
-
-
-def load_shapes_world(seed: int = 0, n_train: int = 256, n_test: int = 128, n_novel: int = 64,
-                      image_size: int = 64) -> ShapesWorld:
-    """The sample-data entry: small splits of the world, deterministic by ``seed``."""
-    return ShapesWorld(train=generate_scenes(n_train, "train", seed, image_size),
-                       test=generate_scenes(n_test, "test", seed, image_size),
-                       novel=generate_scenes(n_novel, "novel", seed, image_size))
+def load_scenes(split: str = "test", n: int = 64, seed: int = 0, image_size: int = 64, min_objects: int = 1,
+                max_objects: int = 4, start: int = 0) -> CaptionedScenes:
+    """The sample ``shapes``: scenes ``start .. start + n - 1`` of ``split`` with the world's vocabulary."""
+    return CaptionedScenes(scenes=generate_scenes(n, split, seed, image_size, min_objects, max_objects, start),
+                           vocabulary={"colour": tuple(COLOURS), "shape": SHAPES, "size": tuple(SIZES),
+                                       "relation": RELATIONS}, foil_kinds=FOIL_KINDS)

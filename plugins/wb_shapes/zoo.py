@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from workbench.api import ModelCard
+
 ZOO_ID = "tiny-clip"
+ARCHITECTURE = "wb-tiny-clip"
 
 
 def _extras(params: dict) -> str:
@@ -30,21 +33,15 @@ def describe_architecture(model_cfg: dict) -> str:
             "folder)")
 
 
-def write_card(folder: Path, metrics: dict[str, float], params: dict) -> Path:
+def make_card(folder: Path, metrics: dict[str, float], params: dict) -> ModelCard:
+    """The card of a tiny CLIP saved in ``folder`` (an open_clip folder the host's CLIP service loads)."""
     model_cfg = json.loads((folder / "open_clip_config.json").read_text())["model_cfg"]
-    card = {
-        "id": ZOO_ID,
-        "title": "Tiny CLIP trained on the shapes world",
-        "weights": f"{ZOO_ID}/open_clip_model.safetensors",
-        "architecture": describe_architecture(model_cfg),
-        "recipe": "resources/recipes/zoo-tiny-clip.yaml",
-        "data": f"shapes world seed {params['data_seed']}: train split scenes "
-                f"0..{params['steps'] * params['batch_size'] - 1} (fresh scenes every step, 1-4 objects, "
-                f"7 colour-shape combinations never shown{_extras(params)}); metrics on the disjoint test split "
-                f"and on the novel split (held-out combinations)",
-        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
-        "exporter": "wb_shapes.export:export_tiny_clip",
-    }
-    path = folder / "card.json"
-    path.write_text(json.dumps(card, indent=1) + "\n")
-    return path
+    return ModelCard(
+        id=ZOO_ID, plugin="shapes-clip", title="Tiny CLIP trained on the shapes world",
+        weights="open_clip_model.safetensors", architecture=describe_architecture(model_cfg), recipe="zoo-tiny-clip",
+        data=f"shapes world seed {params['data_seed']}: train split scenes "
+             f"0..{params['steps'] * params['batch_size'] - 1} (fresh scenes every step, 1-4 objects, "
+             f"7 colour-shape combinations never shown{_extras(params)}); metrics on the disjoint test split "
+             f"and on the novel split (held-out combinations)",
+        metrics={k: round(float(v), 4) for k, v in metrics.items()}, loader="workbench.clip.loading:load_card",
+        exporter="wb_shapes.export:export_tiny_clip")

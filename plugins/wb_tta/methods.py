@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -20,7 +19,6 @@ from torch import nn
 from wb_tta.cafa import SourceStats, cafa_loss, check_compatible
 from wb_tta.lame import lame
 from wb_tta.norm_params import configure_for_adaptation
-from workbench.api import onnx_session
 
 METHODS = ("none", "bn-stats", "tent", "lame", "cafa")
 
@@ -34,35 +32,10 @@ class BatchOutput:
 
 
 class FeatureSource(Protocol):
-    def infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A frozen classifier on torch or ONNX Runtime: the host's ``ClassifierOutputs``."""
+
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(logits, features)`` of a frozen model."""
-
-
-class TorchSource:
-    """A frozen torch classifier with ``forward_features`` and ``fc`` (eval mode, no gradients)."""
-
-    def __init__(self, model: nn.Module, device: str = "cpu") -> None:
-        self.model, self.device = model.eval().to(device), device
-
-    @torch.no_grad()
-    def infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        feats = self.model.forward_features(torch.from_numpy(x).to(self.device))
-        return self.model.fc(feats).cpu().numpy(), feats.cpu().numpy()
-
-
-class OnnxSource:
-    """An exported ``FeaturesAndLogits`` model (outputs ``logits``, ``features``) run by ONNX Runtime."""
-
-    def __init__(self, path: Path | str, providers: list[str] | None = None) -> None:
-        self.session = onnx_session(path, providers)
-        self.input = self.session.get_inputs()[0].name
-        outputs = [o.name for o in self.session.get_outputs()]
-        if not {"logits", "features"} <= set(outputs):
-            raise ValueError(f"{path}: the ONNX model must have outputs 'logits' and 'features' (has {outputs})")
-
-    def infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, feats = self.session.run(["logits", "features"], {self.input: x.astype(np.float32)})
-        return logits, feats
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -76,7 +49,7 @@ class NoAdaptation:
         self.source = source
 
     def process(self, x: np.ndarray) -> BatchOutput:
-        logits, _ = self.source.infer(x)
+        logits, _ = self.source.outputs(x)
         return BatchOutput(softmax(logits))
 
 
@@ -89,7 +62,7 @@ class Lame:
         self.kw = {"kind": affinity, "knn": knn, "lam": lam, "max_iter": max_iter, "force_symmetry": force_symmetry}
 
     def process(self, x: np.ndarray) -> BatchOutput:
-        logits, feats = self.source.infer(x)
+        logits, feats = self.source.outputs(x)
         probs = softmax(logits)
         out = lame(probs, feats, **self.kw)
         return BatchOutput(out.probs, {"energy": out.energy, "before": probs.argmax(1), "fallback": out.fallback})

@@ -20,8 +20,10 @@ class _Source(BaseModel):
     data: str = Field("digits", description="'digits' (the built-in world: train split = source, test split = "
                                             "stream) or an ImageFolder directory root/<class>/<images> (the "
                                             "stream; for tta.source-stats the labelled source set)")
-    model_path: str = Field("", description="DigitsCNN checkpoint (.safetensors or a plain state dict); empty = "
-                                            "the zoo digits CNN")
+    model: str = Field("digits-cnn", description="zoo classifier (features + logits); its loader reads "
+                                                 "`model_path` when given")
+    model_path: str = Field("", description="weights file of the zoo model's architecture (.safetensors or a plain "
+                                            "state dict); empty = the zoo model's own weights")
 
 
 class _Stream(_Source):

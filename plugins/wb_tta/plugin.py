@@ -21,6 +21,7 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu", "onnx-cuda", "onnx-cpu"),
         execution="worker",
         outputs=("curves", "metrics", "image-grid"),
+        requires=("digits",),
     ))
     registry.add_task(TaskSpec(
         id="tta.benchmark",
@@ -32,6 +33,7 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu"),
         execution="worker",
         outputs=("metrics",),
+        requires=("digits",),
     ))
     registry.add_task(TaskSpec(
         id="tta.source-stats",
@@ -44,4 +46,5 @@ def workbench_register_tasks(registry) -> None:
         backends=("torch-cuda", "torch-cpu"),
         execution="inproc",
         outputs=("metrics",),
+        requires=("digits",),
     ))

@@ -1,5 +1,5 @@
-"""Where the source model and the data come from: the digits zoo CNN or a checkpoint; the digits world or an
-ImageFolder tree; and the ONNX export that LAME and no-adaptation can run on."""
+"""Where the source model and the data come from: a zoo classifier (the digits CNN by default) or a weights file of
+its architecture; the digits world or an ImageFolder tree. Both are reached through the host by id."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import cv2
 import numpy as np
 from torch import nn
 
-from wb_digits.model import FeaturesAndLogits
-from wb_digits.zoo import load_model
-from workbench.api import ExportReport, export_onnx, read_image_folder
+from workbench.api import check_classifier, load_sample, load_zoo_model, read_image_folder
 
 DIGITS = "digits"
 
@@ -26,13 +24,9 @@ class LabelledImages:
     classes: tuple[str, ...]
 
 
-def load_source_model(path: str = "") -> nn.Module:
-    """The zoo digits CNN, or a DigitsCNN checkpoint at ``path`` (safetensors or a plain state dict)."""
-    model = load_model(path or None)
-    for attr in ("forward_features", "fc"):
-        if not hasattr(model, attr):
-            raise ValueError(f"{path or 'zoo model'}: a source model needs `forward_features` and `fc`")
-    return model
+def load_source_model(path: str = "", model: str = "digits-cnn") -> nn.Module:
+    """Zoo model ``model``, or a weights file of its architecture at ``path`` (safetensors or a state dict)."""
+    return check_classifier(load_zoo_model(model, weights=path or None), path or model)
 
 
 def _folder(path: str, size: int) -> LabelledImages:
@@ -46,9 +40,7 @@ def load_split(data: str, split: str, size: int = 32) -> LabelledImages:
     """``data`` is ``digits`` (the world's ``train`` split is the source, ``test`` the stream) or a folder
     ``root/<class>/<images>`` read whole (``split`` ignored) as greyscale and resized to ``size``."""
     if data == DIGITS:
-        from wb_digits.world import load_digits_world
-
-        world = load_digits_world(seed=0, size=size)
+        world = load_sample("digits", seed=0, size=size)
         x, y = (world.x_train, world.y_train) if split == "train" else (world.x_test, world.y_test)
         return LabelledImages(x, y, world.classes)
     if not Path(data).is_dir():
@@ -69,11 +61,3 @@ def check_classes(images: LabelledImages, model: nn.Module, what: str) -> None:
     if int(images.y.max()) >= n:
         raise ValueError(f"{what}: labels go up to {int(images.y.max())} ({len(images.classes)} classes) but the "
                          f"model predicts {n} classes")
-
-
-def export_features_and_logits(model: nn.Module, path: Path, example: np.ndarray) -> ExportReport:
-    """Export ``(logits, features)`` of ``model`` with a dynamic batch axis (parity-checked against torch)."""
-    import torch
-
-    return export_onnx(FeaturesAndLogits(model.eval()), (torch.from_numpy(example[:2]),), path,
-                       input_names=("input",), output_names=("logits", "features"), check_batch_sizes=(1, 5))

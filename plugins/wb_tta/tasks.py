@@ -10,20 +10,19 @@ import torch
 from torch import nn
 
 from wb_tta.cafa import SourceStats, check_compatible, compute_source_stats, load_source_stats, mahalanobis
-from wb_tta.methods import BatchNormStats, Cafa, FeatureSource, Lame, NoAdaptation, OnnxSource, Tent, TorchSource
+from wb_tta.methods import BatchNormStats, Cafa, FeatureSource, Lame, NoAdaptation, Tent
 from wb_tta.online import OnlineLog, run_online, run_to_end
 from wb_tta.params import AdaptParams, BenchmarkParams, MethodSettings, SourceStatsParams
 from wb_tta.sources import (
     DIGITS,
     LabelledImages,
     check_classes,
-    export_features_and_logits,
     load_source_model,
     load_split,
     source_subset,
 )
 from wb_tta.streams import Stream, build_stream
-from workbench.api import Curves, ImageGrid, MetricsTable, Progress, RunContext
+from workbench.api import ClassifierOutputs, Curves, ImageGrid, MetricsTable, Progress, RunContext
 
 STATS_FILE = "cafa_stats_file.safetensors"
 
@@ -82,18 +81,12 @@ def _stream_for(params, data: LabelledImages, corruption: str, severity: int, or
 
 
 def _feature_source(params: AdaptParams, model: nn.Module, ctx: RunContext, example: np.ndarray) -> FeatureSource:
-    if ctx.engine != "onnx":
-        return TorchSource(model, ctx.device)
-    if params.method in ("tent", "cafa", "bn-stats"):
+    """The frozen source on the run's engine (the host's inference engine; ``onnx_file`` overrides the export)."""
+    if ctx.engine == "onnx" and params.method in ("tent", "cafa", "bn-stats"):
         raise ValueError(f"method={params.method} updates the model with gradients, so it runs on torch only; "
                          "use the torch backend (LAME and 'none' also run on ONNX)")
-    path = Path(params.onnx_file) if params.onnx_file else ctx.artifacts / "source_features_logits.onnx"
-    if not params.onnx_file:
-        report = export_features_and_logits(model, path, example)
-        ctx.log(f"exported {path} ({report.exporter}); max |onnx - torch| = {report.worst:.2e}")
-    elif not path.is_file():
-        raise ValueError(f"onnx_file {path}: no such file")
-    return OnnxSource(path, ctx.onnx_providers())
+    onnx_file = Path(params.onnx_file) if params.onnx_file and ctx.engine == "onnx" else None
+    return ClassifierOutputs(model, ctx, example, batch_size=max(len(example), 1), onnx_file=onnx_file)
 
 
 def _lame_results(log: OnlineLog, stream: Stream, limit: int) -> list:
@@ -121,14 +114,15 @@ def _lame_results(log: OnlineLog, stream: Stream, limit: int) -> list:
 
 def run_adapt(params: AdaptParams, ctx: RunContext):
     """One method over one stream, the unadapted model alongside; live accuracy curves."""
-    model = load_source_model(params.model_path)
+    model = load_source_model(params.model_path, params.model)
     data = load_split(params.data, "test")
     check_classes(data, model, params.data)
     stream = _stream_for(params, data, params.corruption, params.severity, params.order, ctx.seed)
     ctx.log(f"stream: {stream.description}, {len(stream.y)} images in {len(stream)} batches")
     source = _feature_source(params, model, ctx, stream.x)
     stats = source_stats_for(params, params.data, model, ctx) if params.method == "cafa" else None
-    baseline = run_to_end(NoAdaptation(TorchSource(model, ctx.device)), stream, ctx.check_cancelled)
+    baseline = run_to_end(NoAdaptation(ClassifierOutputs(model, ctx, stream.x, engine="torch")), stream,
+                          ctx.check_cancelled)
     method = make_method(params.method, params, model, source, ctx.device, stats)
     log = OnlineLog()
     for i, log in run_online(method, stream, ctx.check_cancelled):
@@ -161,11 +155,11 @@ def run_adapt(params: AdaptParams, ctx: RunContext):
 
 def run_benchmark(params: BenchmarkParams, ctx: RunContext):
     """Every method on corruption x severity x order; the CSV goes to the run's artifacts."""
-    model = load_source_model(params.model_path)
+    model = load_source_model(params.model_path, params.model)
     data = load_split(params.data, "test")
     check_classes(data, model, params.data)
     stats = source_stats_for(params, params.data, model, ctx) if "cafa" in params.methods else None
-    source = TorchSource(model, ctx.device)
+    source = ClassifierOutputs(model, ctx, data.x, engine="torch")
     cells = [(c, s, o) for c in params.corruptions for s in params.severities for o in params.orders]
     rows: list[list] = []
     columns = ["corruption", "severity", "order", *params.methods]
@@ -201,7 +195,7 @@ def run_benchmark(params: BenchmarkParams, ctx: RunContext):
 
 def run_source_stats(params: SourceStatsParams, ctx: RunContext):
     """CAFA source statistics from a labelled source subset, saved as ``cafa_stats_file.safetensors``."""
-    model = load_source_model(params.model_path)
+    model = load_source_model(params.model_path, params.model)
     source = source_subset(load_split(params.data, "train"), params.per_class, ctx.seed)
     check_classes(source, model, f"{params.data} (source)")
     yield Progress(0.1, f"features of {len(source.y)} source images")

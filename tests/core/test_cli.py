@@ -63,7 +63,7 @@ def test_rerun_repeats_a_run_from_its_run_json(env, tmp_path):
     assert (a["task"], a["params"], a["seed"]) == (b["task"], b["params"], b["seed"])
     from workbench.core.runstore import RunStore
 
-    draws = [RunStore.results(d)[-1].as_dicts()[1] for d in (first, second)]
+    draws = [{r.name: r for r in RunStore.results(d)}["table"].as_dicts()[1] for d in (first, second)]
     assert draws[0] == draws[1] and draws[0]["key"] == "draw"
 
 
@@ -164,11 +164,11 @@ def test_report_of_a_missing_folder_is_clear(env, tmp_path):
 
 
 def test_demo_recipe_is_valid():
-    from workbench.core import paths
+    from workbench.core.catalog import find_recipe
     from workbench.core.plugins import PluginHost
     from workbench.core.recipes import load_recipe
 
-    recipe = load_recipe(Path(paths.resources_dir()) / "recipes" / "demo.yaml", PluginHost().registry)
+    recipe = load_recipe(find_recipe("demo"), PluginHost().registry)
     assert recipe.steps
 
 

@@ -101,20 +101,37 @@ def test_hook_workbench_register_sample_data(test_plugins):
 
 
 def test_hook_workbench_register_model_cards(test_plugins):
-    assert test_plugins.registry.model_cards["test-model"].metrics == {"acc": 1.0}
-    card = test_plugins.registry.model_cards["digits-cnn"]
-    assert card.exporter and card.metrics["id_test_accuracy"] > 0.95
+    assert test_plugins.registry.models["test-model"].metrics == {"acc": 1.0}
+    card = test_plugins.registry.models["digits-cnn"]
+    assert card.exporter and card.metrics["id_test_accuracy"] > 0.95 and card.plugin == "digits"
+    assert card.weights_path.is_file() and card.loader == "wb_digits.zoo:load_card"
 
 
-def test_hook_workbench_register_renderers(test_plugins, tmp_path):
+def test_hook_workbench_register_result_kinds(test_plugins, tmp_path):
     import numpy as np
 
     from workbench.core.results import Curves
     from workbench.render.report import export_with_renderer
 
-    assert test_plugins.registry.renderers["curves"] == "wbtest_tasks:export_marker"
-    files = export_with_renderer(Curves(name="c", series={"y": np.zeros((2, 3))}), tmp_path)
+    spec = test_plugins.registry.kind("wbtest.gauge")
+    assert spec.plugin == "wbtest" and spec.figure == "wbtest_tasks:gauge_figure"
+    from wbtest_tasks import Gauge
+
+    files = export_with_renderer(Gauge(name="g", value=2.0), tmp_path)
     assert [f.suffix for f in files] == [".marker"]
+    assert test_plugins.registry.kind("curves").plugin == "host"
+    assert any("'curves' is already registered by 'host'" in r for r in test_plugins.plugins["wbtest"].rejected)
+    assert [f.suffix for f in export_with_renderer(Curves(name="c", series={"y": np.zeros((2, 3))}), tmp_path)] \
+        == [".png"]
+
+
+def test_hook_workbench_register_recipes(test_plugins):
+    recipes = test_plugins.registry.recipes
+    assert recipes["demo"].plugin == "host" and recipes["demo"].path.name == "demo.yaml"
+    from workbench.api import find_recipe
+
+    assert find_recipe("zoo-digits-cnn") == recipes["zoo-digits-cnn"].path
+    assert find_recipe("resources/recipes/demo.yaml").name == "demo.yaml"
 
 
 def test_every_hook_is_documented_and_tested():

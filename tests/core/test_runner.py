@@ -26,6 +26,10 @@ def test_task_runs_and_results_are_stored(test_plugins, execution):
     results = {r.name: r for r in RunStore.results(job.run_dir)}
     assert results["table"].as_dicts()[0] == {"key": "sum", "value": 12.0}
     assert results["curve"].series["y"].shape == (2, 3)
+    gauge = results["gauge"]
+    assert type(gauge).__name__ == "Gauge" and gauge.value == 12.0 and gauge.history.tolist() == [2.0, 4.0, 6.0]
+    relayed = [e.result for e in seen if e.kind == "result" and e.message == "gauge"]
+    assert relayed and type(relayed[-1]).__name__ == "Gauge"
     kinds = [e.kind for e in seen]
     assert kinds.count("progress") == 3 and "result" in kinds
     assert [e.state for e in seen if e.kind == "state"] == ["running", "completed"]
@@ -41,8 +45,8 @@ def test_rerun_from_run_json_gives_the_same_results(test_plugins):
     job, _ = runner.run(RunRequest(task="test.echo", seed=3))
     record = RunStore.load(job.run_dir)
     job2, _ = runner.run(RunRequest(**record.request()))
-    first = RunStore.results(job.run_dir)[-1].as_dicts()[1]
-    again = RunStore.results(job2.run_dir)[-1].as_dicts()[1]
+    first = {r.name: r for r in RunStore.results(job.run_dir)}["table"].as_dicts()[1]
+    again = {r.name: r for r in RunStore.results(job2.run_dir)}["table"].as_dicts()[1]
     assert first == again and job2.run_dir != job.run_dir
 
 

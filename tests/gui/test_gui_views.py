@@ -81,7 +81,7 @@ def test_metrics_table_sorts_numerically_and_copies_csv(qtbot, digits):
     assert float(lines[1].split(",")[2]) == pytest.approx(min(aurocs))
 
 
-def test_heatmap_controls_change_opacity_colormap_and_sign(qtbot, digits):
+def test_heatmap_controls_change_opacity_colormap_and_scale(qtbot, digits):
     heat = digits[2]
     view = _show(qtbot, HeatmapView(heat))
 
@@ -91,12 +91,15 @@ def test_heatmap_controls_change_opacity_colormap_and_sign(qtbot, digits):
     assert overlay().get_cmap().name == "RdBu_r" and overlay().get_clim()[0] < 0
     view.opacity.setValue(80)
     view.cmap.setCurrentText("viridis")
-    view.signed.setChecked(False)
+    view.scale.setCurrentText("magnitude")
     view.draw_now()
     assert overlay().get_alpha() == pytest.approx(0.8)
     assert overlay().get_cmap().name == "viridis"
-    assert overlay().get_clim()[0] == pytest.approx(float(heat.heat.min()))
+    assert overlay().get_clim()[0] == pytest.approx(float(np.abs(heat.heat).min()))
     assert heat.signed is True
+    from workbench.render.export import figure_png
+
+    assert view.png_bytes() == figure_png(heat, **view.figure_options())
 
 
 def test_token_threshold_line_follows_slider(qtbot):

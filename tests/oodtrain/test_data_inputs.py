@@ -155,5 +155,7 @@ def test_a_file_that_is_not_a_classifier_checkpoint_is_refused(tmp_path):
     torch.save({"weight": torch.zeros(2)}, path)
     with pytest.raises(CheckpointError, match="neither a checkpoint of this plugin"):
         load_model(str(path))
-    with pytest.raises(CheckpointError, match="no zoo model"):
+    from workbench.api import UserError
+
+    with pytest.raises(UserError, match="unknown zoo model 'nothing-here'"):
         load_model("zoo:nothing-here")

@@ -3,6 +3,8 @@ and the trainer's checkpoints and resume (a few steps only)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from wb_registration.metrics import pose_metrics
 from wb_registration.synthetic import make_pair
 from wb_registration.vbreg import VBRegInference, vbreg, wilson_lower_bound
 from wb_registration.vbreg_net import VBRegNet
+from workbench.core.inference import inference_session
 
 EPS = 0.03
 
@@ -20,6 +23,8 @@ EPS = 0.03
 def net():
     torch.manual_seed(0)
     return VBRegNet(layers=2, dim=16, hidden=16, latent=8, label_dim=8).eval()
+
+ONNX = partial(inference_session, engine="onnx", device="cpu")
 
 
 def test_wilson_lower_bound_known_values():
@@ -61,7 +66,7 @@ def test_onnx_export_parity_and_same_registration(net, tmp_path):
     assert report.worst < 1e-4
     pair = make_pair(n_points=3000, n_matches=400, outlier_ratio=0.9, seed=2)
     torch_est = vbreg(*pair.matches, EPS, VBRegInference(net), seed=0)
-    onnx_est = vbreg(*pair.matches, EPS, VBRegInference(net, onnx_path=report.path), seed=0)
+    onnx_est = vbreg(*pair.matches, EPS, VBRegInference(net, inference=ONNX, onnx_file=report.path), seed=0)
     assert np.max(np.abs(torch_est.transform - onnx_est.transform)) < 1e-6
 
 
@@ -86,13 +91,19 @@ def test_vbreg_follows_a_structured_decoy_with_more_support(net):
     assert pose_metrics(est.transform, decoy)["RE_deg"] < 2.0
 
 
-def test_shipped_onnx_model_matches_torch_outputs():
-    from wb_registration.zoo import load_model, zoo_weights
+def test_zoo_model_on_the_inference_engines_onnx_path_matches_torch(tmp_path, monkeypatch):
+    """The host exports the zoo network once (cached by weights) and the second session reuses the file."""
 
-    onnx_path = zoo_weights().with_name("model.onnx")
-    model = load_model()
+    from workbench.api import load_zoo_model
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    model = load_zoo_model("vbreg")
     pair = make_pair(n_points=3000, n_matches=200, outlier_ratio=0.9, seed=6)
     torch_out = VBRegInference(model)(*pair.matches, seed=1)
-    onnx_out = VBRegInference(model, onnx_path=onnx_path)(*pair.matches, seed=1)
-    for a, b in zip(torch_out, onnx_out):
-        assert a.shape == b.shape and np.max(np.abs(a - b)) < 1e-4
+    first = VBRegInference(model, inference=ONNX)
+    again = VBRegInference(model, inference=ONNX)
+    assert not first.session.cached and again.session.cached
+    assert again.session.export.path == first.session.export.path and first.session.export.path.is_file()
+    for a, b in zip(torch_out, again(*pair.matches, seed=1)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=2e-4)

@@ -33,11 +33,10 @@ def test_export_reports_parity_within_1e_4(exported):
 
 @pytest.mark.slow
 def test_zoo_card_exporter_uses_the_dynamo_exporter(tmp_path):
-    from workbench.api import models_dir, resolve_entry
-    from workbench.core.plugins import get_host
+    from workbench.api import resolve_entry, zoo_card
 
-    card = get_host().registry.model_cards["tiny-clip"]
-    report = resolve_entry(card.exporter)(models_dir() / card.weights, tmp_path / "tiny-clip.onnx")
+    card = zoo_card("tiny-clip")
+    report = resolve_entry(card.exporter)(card.weights_path, tmp_path / "tiny-clip.onnx")
     assert report.exporter == "dynamo" and report.worst <= 1e-4
     assert set(report.max_abs_diff) == {"image_embeds", "patch_tokens", "text_embeds", "token_states"}
     assert (tmp_path / "tiny-clip.onnx").is_file() and (tmp_path / "tiny-clip-text.onnx").is_file()

@@ -8,13 +8,8 @@ import warnings
 import pytest
 import torch
 
-from workbench.clip import (
-    CaptionTruncatedWarning,
-    ClipLoadError,
-    load_clip,
-    save_clip_dir,
-    zoo_tiny_clip_dir,
-)
+from workbench.api import zoo_card
+from workbench.clip import CaptionTruncatedWarning, ClipLoadError, load_clip, save_clip_dir
 from workbench.core.checkpoints import save_safetensors
 
 CAPTIONS = ["a small red circle above a large blue square", "a green star"]
@@ -53,7 +48,8 @@ def test_zoo_tiny_clip_loads_offline_with_the_real_tokenizer(no_network):
     tokens = clip.tokenize(CAPTIONS)
     assert tokens.dtype == torch.int64 and tokens.shape == (2, 77)
     assert int(tokens[0, 0]) == clip.tokenizer.sot_token_id and int(tokens.max()) == clip.tokenizer.eot_token_id
-    assert (zoo_tiny_clip_dir() / "card.json").is_file()
+    card = zoo_card("tiny-clip")
+    assert card.plugin == "shapes-clip" and clip.config_dir == card.folder and (card.folder / "card.json").is_file()
 
 
 def test_trimmed_text_encoder_and_token_states_equal_open_clip(random_tiny):
@@ -172,7 +168,7 @@ def test_weights_that_do_not_fit_name_architecture_and_key(random_tiny, tmp_path
     state["visual.conv1.weight"] = torch.zeros(8, 3, 8, 8)
     bad = tmp_path / "bad.safetensors"
     save_safetensors(state, bad)
-    with pytest.raises(ClipLoadError, match=r"architecture 'wb-tiny-clip'.*'visual\.conv1\.weight' has shape"):
+    with pytest.raises(ClipLoadError, match=r"architecture 'tiny-clip \(local-dir:.*'visual\.conv1\.weight' has shape"):
         load_clip("tiny-clip", weights=bad)
     del state["visual.conv1.weight"]
     state["visual.conv1.weight"] = random_tiny.model.visual.conv1.weight
@@ -195,13 +191,12 @@ def test_other_bad_sources(tmp_path, monkeypatch):
         load_clip("ViT-B-32", weights=tmp_path / "missing.safetensors")
     with pytest.raises(ClipLoadError, match="name the weights"):
         load_clip("ViT-B-32")
-    with pytest.raises(ClipLoadError, match="unknown open_clip architecture"):
+    with pytest.raises(ClipLoadError, match="unknown CLIP 'ViT-Nope': not a zoo model"):
         load_clip("ViT-Nope")
     with pytest.raises(ClipLoadError, match="not an open_clip folder"):
         load_clip(f"local-dir:{tmp_path}")
-    monkeypatch.setenv("WORKBENCH_MODELS", str(tmp_path))
-    with pytest.raises(ClipLoadError, match="zoo-tiny-clip.yaml"):
-        load_clip("tiny-clip")
+    with pytest.raises(ClipLoadError, match="is not a CLIP: its loader is 'wb_digits.zoo:load_card'"):
+        load_clip("digits-cnn")
 
 
 def test_importing_the_service_is_light():
@@ -225,3 +220,26 @@ def test_real_architecture_vit_b_32_runs_the_same_code_path(images, no_network):
             states = clip.text_states(tokens)
         assert len(maps) == 12 and maps[0].shape == (2, 8, 77, 77)
         assert torch.allclose(states.pooled, clip.model.encode_text(tokens), atol=1e-4)
+
+
+def test_a_clip_card_in_the_users_zoo_wins_and_missing_weights_name_the_recipe(tmp_path, monkeypatch):
+    """The user's zoo is searched first; its card's folder is loaded, and missing weights name the recipe."""
+    import shutil
+
+    from workbench.core import plugins
+
+    shipped = zoo_card("tiny-clip")
+    user = tmp_path / "zoo" / "tiny-clip"
+    user.mkdir(parents=True)
+    shutil.copyfile(shipped.folder / "card.json", user / "card.json")
+    shutil.copyfile(shipped.folder / "open_clip_config.json", user / "open_clip_config.json")
+    monkeypatch.setenv("WORKBENCH_ZOO", str(tmp_path / "zoo"))
+    plugins.reset_host()
+    try:
+        assert zoo_card("tiny-clip").folder == user
+        with pytest.raises(ClipLoadError, match="workbench batch zoo-tiny-clip"):
+            load_clip("tiny-clip")
+        shutil.copyfile(shipped.weights_path, user / shipped.weights)
+        assert load_clip("tiny-clip").config_dir == user
+    finally:
+        plugins.reset_host()

@@ -32,7 +32,8 @@ def test_training_resumes_exactly_where_it_stopped():
     first = _train(stop_after=2)
     assert _checkpoint(first)["step"] == 2 and not (first / "artifacts" / "tiny-clip").exists()
     resumed = _train(resume_from=str(first))
-    assert "resumed from" in (resumed / "log.txt").read_text()
+    log = (resumed / "log.txt").read_text()
+    assert "resumed from" in log and "parameter 'resume_from' was renamed to 'resume' (revision 2)" in log
     a, b = _checkpoint(straight), _checkpoint(resumed)
     assert a["step"] == b["step"] == 4
     for key, value in a["model"].items():
@@ -67,9 +68,9 @@ def test_resume_from_a_missing_checkpoint_names_it(tmp_path):
 
 
 def test_evaluate_reproduces_the_zoo_card():
-    from workbench.api import models_dir
+    from workbench.api import zoo_card
 
-    card = json.loads((models_dir() / "tiny-clip" / "card.json").read_text())
+    card = zoo_card("tiny-clip").model_dump()
     job, record = Runner().run(RunRequest(task="clip.evaluate", params={}, backend="torch", device="cpu",
                                           execution="inproc"))
     assert record.state == RunState.COMPLETED, record.error

@@ -13,7 +13,7 @@ from wb_shapes.world import (
     SHAPES,
     SIZES,
     generate_scenes,
-    load_shapes_world,
+    load_scenes,
     make_scene,
     scene_rng,
     shape_counterfactual,
@@ -158,13 +158,19 @@ def test_object_count_bounds_are_checked():
     assert all(len(s.objects) == 2 for s in generate_scenes(10, "test", 0, min_objects=2, max_objects=2))
 
 
-def test_sample_data_entry_loads_the_world():
-    from workbench.api import resolve_entry
-    from workbench.core.plugins import get_host
+def test_the_sample_is_served_by_id_as_typed_captioned_scenes():
+    from workbench.api import CaptionedScene, CaptionedScenes, load_sample, resolve_entry, sample_spec
 
-    spec = get_host().registry.samples["shapes"]
-    loader = resolve_entry(spec.loader)
-    assert loader is load_shapes_world
-    world = loader(n_train=8, n_test=4, n_novel=2)
-    assert len(world.train) == 8 and len(world.test) == 4 and len(world.novel) == 2
-    assert world.train[0].caption == make_scene(0, "train", 0).caption
+    spec = sample_spec("shapes")
+    assert resolve_entry(spec.loader) is load_scenes and spec.kind == "captioned-scenes"
+    world = load_sample("shapes", split="train", n=8, seed=0)
+    assert isinstance(world, CaptionedScenes) and len(world) == 8 and isinstance(world[0], CaptionedScene)
+    assert world[0].caption == make_scene(0, "train", 0).caption
+    assert set(world.vocabulary) >= {"colour", "shape"} and world.foil_kinds == FOIL_KINDS
+    for scene in world:
+        for kind, foil in scene.foils.items():
+            if kind == "relation":
+                assert foil.object_index is None and scene.foiled_box(kind) is None
+            else:
+                obj = scene.objects[foil.object_index]
+                assert foil.original_word in obj.label.split() and scene.foiled_box(kind) == obj.box

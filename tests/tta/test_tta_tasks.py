@@ -47,12 +47,12 @@ def test_adapt_lame_on_class_sorted_stream(runner):
 def exported_onnx(tmp_path_factory):
     import torch
 
-    from wb_digits.world import load_digits_world
-    from wb_tta.sources import export_features_and_logits, load_source_model
+    from wb_digits.export import export_classifier
+    from workbench.api import zoo_weights
 
     torch.set_num_threads(1)
     path = tmp_path_factory.mktemp("onnx") / "digits_features_logits.onnx"
-    report = export_features_and_logits(load_source_model(), path, load_digits_world().x_test[:4])
+    report = export_classifier(zoo_weights("digits-cnn"), path)
     assert report.worst < 1e-4
     return path
 

@@ -7,7 +7,7 @@ through ``workbench.api``.
 
 A gradient-through-attention method (CLIP4DM-style) on the zoo's tiny CLIP::
 
-    clip = load_clip("tiny-clip")                      # or ("ViT-B-32", weights="/path/w.safetensors")
+    clip = load_clip("tiny-clip")                      # a zoo id, or ("ViT-B-32", weights="/path/w.safetensors")
     tokens = clip.tokenize("A photo depicts a red star")  # [1, 77], SOT ... EOT 0 ...
     pieces = clip.token_strings("A photo depicts a red star")  # BPE strings for tokens 1..EOT-1
     with clip.record_text_attention() as maps:         # one [B, heads, L, L] tensor per text layer
@@ -21,7 +21,6 @@ joint-space tokens (``patch_grid`` rows x columns).
 
 from workbench.clip.loading import (
     TINY_ARCHITECTURE,
-    ZOO_TINY_CLIP,
     CaptionTruncatedWarning,
     ClipLoadError,
     LoadedClip,
@@ -29,10 +28,9 @@ from workbench.clip.loading import (
     load_clip,
     register_model_configs,
     save_clip_dir,
-    zoo_tiny_clip_dir,
 )
 
 __all__ = [
-    "TINY_ARCHITECTURE", "ZOO_TINY_CLIP", "CaptionTruncatedWarning", "ClipLoadError", "LoadedClip", "is_offline",
-    "load_clip", "register_model_configs", "save_clip_dir", "zoo_tiny_clip_dir",
+    "TINY_ARCHITECTURE", "CaptionTruncatedWarning", "ClipLoadError", "LoadedClip", "is_offline", "load_clip",
+    "register_model_configs", "save_clip_dir",
 ]

@@ -2,7 +2,8 @@
 
 Where the weights come from:
 
-* ``load_clip("tiny-clip")``: the zoo's tiny CLIP (``models/tiny-clip``), trained on the shapes world;
+* ``load_clip("tiny-clip")``: a zoo model by id (its card's folder is an open_clip folder; any plugin can ship
+  one, e.g. the shapes plugin's tiny CLIP); ``weights=`` a file of the same architecture, or ``"random"``;
 * ``load_clip("ViT-B-32", weights="/path/w.safetensors")``: a local weights file for a named architecture;
 * ``load_clip("local-dir:/folder")``: an open_clip folder (``open_clip_config.json`` + weights);
 * ``load_clip("ViT-B-32", weights="openai")``: a hub tag, only when online;
@@ -23,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from workbench.core.checkpoints import CheckpointError
-from workbench.core.paths import models_dir
+from workbench.core.specs import ModelCard
 
 log = logging.getLogger(__name__)
 
-ZOO_TINY_CLIP = "tiny-clip"
 TINY_ARCHITECTURE = "wb-tiny-clip"
+CARD_LOADER = "workbench.clip.loading:load_card"
 _CONFIG_DIR = Path(__file__).with_name("model_configs")
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".npz")
 _registered = False
@@ -52,11 +53,6 @@ def register_model_configs() -> None:
         _registered = True
 
 
-def zoo_tiny_clip_dir() -> Path:
-    """The zoo folder of the tiny CLIP; it is also a valid ``local-dir:`` folder."""
-    return models_dir() / ZOO_TINY_CLIP
-
-
 def is_offline() -> bool:
     """True when the user said so: ``WORKBENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` set to a true value."""
     return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE"))
@@ -66,8 +62,9 @@ def is_offline() -> bool:
 class LoadedClip:
     """An open_clip ``CLIP`` with its tokenizer and image normalisation, in eval mode.
 
-    ``architecture`` is the open_clip model name (or ``local-dir:`` folder), ``source`` says where the
-    weights came from. All methods accept strings/arrays and do tokenising and preprocessing themselves.
+    ``architecture`` is the open_clip model name, zoo id or ``local-dir:`` folder; ``source`` says where the
+    weights came from; ``config_dir`` is the open_clip folder whose config built the model, when there is one.
+    All methods accept strings/arrays and do tokenising and preprocessing themselves.
     """
 
     model: Any
@@ -78,6 +75,7 @@ class LoadedClip:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     device: str = "cpu"
+    config_dir: Path | None = None
 
     @property
     def context_length(self) -> int:
@@ -202,6 +200,12 @@ class LoadedClip:
 
         return export_clip_onnx(self, Path(folder), check_batch_sizes, exporter=exporter, names=names)
 
+    def encoder_sessions(self, inference, onnx_dir: Path | None = None):
+        """``(image, text)`` sessions on a run's engine (``ctx.inference``); see :mod:`workbench.clip.onnx`."""
+        from workbench.clip.onnx import encoder_sessions
+
+        return encoder_sessions(self, inference, onnx_dir)
+
 
 def _first_mismatch(model, state: dict[str, Any]) -> str | None:
     own = model.state_dict()
@@ -242,25 +246,61 @@ def _preprocess_cfg(model) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(cfg.get("mean", OPENAI_DATASET_MEAN)), tuple(cfg.get("std", OPENAI_DATASET_STD))
 
 
-def load_clip(model: str = ZOO_TINY_CLIP, weights: str | Path | None = None, device: str = "cpu") -> LoadedClip:
-    """Load a CLIP by open_clip model name; see the module docstring for the weight sources.
+def _clip_card(model: str) -> ModelCard | None:
+    """The zoo card ``model`` names when it is a CLIP card (an open_clip folder), else None."""
+    from workbench.core.plugins import get_host
 
-    ``weights=None`` means the zoo model for ``"tiny-clip"`` and is refused for other names (a random
-    model must be asked for with ``"random"``). Raises :class:`ClipLoadError` with a message that says
-    what to give instead.
+    card = get_host().registry.models.find(model)
+    if card is not None and card.loader != CARD_LOADER:
+        raise ClipLoadError(f"zoo model {model!r} ({card.plugin}) is not a CLIP: its loader is {card.loader!r}")
+    return card
+
+
+def load_card(card: ModelCard, weights: str | Path | None = None, device: str = "cpu") -> LoadedClip:
+    """The loader of CLIP zoo cards: the card's folder is an open_clip folder (config + weights).
+
+    ``weights`` loads another weights file into the card's architecture; ``"random"`` initialises it randomly.
+    """
+    import open_clip
+
+    folder = card.folder
+    if weights is None:
+        if not card.weights_path.is_file():
+            raise ClipLoadError(f"{card.weights_path}: the zoo model {card.id!r} has no weights here; regenerate "
+                                f"them with `workbench batch {card.recipe}`")
+        return _finish(open_clip.create_model(f"local-dir:{folder}", device=device), card.id, f"zoo:{folder}",
+                       device, folder)
+    if str(weights) == "random":
+        net = _create_random(f"local-dir:{folder}")
+        return _finish(net.to(device), card.id, "random", device, folder)
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ClipLoadError(f"{path}: no such weights file")
+    net = _create_random(f"local-dir:{folder}")
+    _load_weights_file(net, f"{card.id} (local-dir:{folder})", path)
+    return _finish(net.to(device), card.id, str(path), device, folder)
+
+
+def _create_random(name: str):
+    """A randomly initialised open_clip model (quietly: open_clip warns "initialized randomly")."""
+    import open_clip
+
+    logging.disable(logging.WARNING)
+    try:
+        return open_clip.create_model(name, device="cpu")
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def load_clip(model: str, weights: str | Path | None = None, device: str = "cpu") -> LoadedClip:
+    """Load a CLIP by zoo id, open_clip model name or folder; see the module docstring for the weight sources.
+
+    A bare architecture name needs ``weights`` (a file, a hub tag or ``"random"``): nothing is downloaded
+    unless asked for. Raises :class:`ClipLoadError` with a message that says what to give instead.
     """
     import open_clip
 
     register_model_configs()
-    if model == ZOO_TINY_CLIP:
-        if weights is None:
-            folder = zoo_tiny_clip_dir()
-            if not (folder / "open_clip_model.safetensors").is_file():
-                raise ClipLoadError(f"{folder}: the zoo's tiny CLIP weights are missing. Regenerate them with "
-                                    "`workbench batch resources/recipes/zoo-tiny-clip.yaml`.")
-            return _finish(open_clip.create_model(f"local-dir:{folder}", device=device), ZOO_TINY_CLIP,
-                           f"zoo:{folder}", device)
-        model = TINY_ARCHITECTURE
     if model.startswith("local-dir:"):
         if weights is not None:
             raise ClipLoadError(f"{model}: a local-dir folder brings its own weights; do not also pass weights")
@@ -272,12 +312,15 @@ def load_clip(model: str = ZOO_TINY_CLIP, weights: str | Path | None = None, dev
         except RuntimeError as exc:
             raise ClipLoadError(f"{folder}: the weights do not fit the folder's open_clip_config.json "
                                 f"({exc})") from None
-        return _finish(net, model, f"local-dir:{folder}", device)
+        return _finish(net, model, f"local-dir:{folder}", device, folder)
     if model.startswith("hf-hub:"):
         return _from_hub(model, None, device)
+    card = _clip_card(model)
+    if card is not None:
+        return load_card(card, weights, device)
     if model not in open_clip.list_models():
-        raise ClipLoadError(f"unknown open_clip architecture {model!r}; use one of open_clip.list_models(), "
-                            f"{ZOO_TINY_CLIP!r}, or 'local-dir:/folder'")
+        raise ClipLoadError(f"unknown CLIP {model!r}: not a zoo model, not one of open_clip.list_models() and not "
+                            "'local-dir:/folder' or 'hf-hub:org/repo'")
     if weights is None:
         raise ClipLoadError(f"{model}: name the weights: a local file (weights=/path/model.safetensors), a hub tag "
                             "when online, or 'random' for a randomly initialised model")
@@ -285,11 +328,7 @@ def load_clip(model: str = ZOO_TINY_CLIP, weights: str | Path | None = None, dev
         return _finish(open_clip.create_model(model, device=device), model, "random", device)
     path = Path(weights).expanduser()
     if path.is_file():
-        logging.disable(logging.WARNING)  # open_clip warns "initialized randomly" before we load the file
-        try:
-            net = open_clip.create_model(model, device="cpu")
-        finally:
-            logging.disable(logging.NOTSET)
+        net = _create_random(model)
         _load_weights_file(net, model, path)
         return _finish(net.to(device), model, str(path), device)
     if path.suffix in _WEIGHT_SUFFIXES or os.sep in str(weights):
@@ -317,19 +356,19 @@ def _from_hub(model: str, tag: str | None, device: str) -> LoadedClip:
     return _finish(net, model, f"hub:{tag or model}", device)
 
 
-def _finish(net, architecture: str, source: str, device: str) -> LoadedClip:
+def _finish(net, architecture: str, source: str, device: str, config_dir: Path | None = None) -> LoadedClip:
     import open_clip
 
     net.eval()
     mean, std = _preprocess_cfg(net)
-    tokenizer = open_clip.get_tokenizer(architecture if architecture != ZOO_TINY_CLIP else TINY_ARCHITECTURE)
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{config_dir}" if config_dir else architecture)
     if not isinstance(tokenizer, open_clip.SimpleTokenizer):
         log.warning("%s uses %s, not the CLIP BPE tokenizer; per-token methods may not apply",
                     architecture, type(tokenizer).__name__)
     return LoadedClip(model=net, tokenizer=tokenizer, architecture=architecture, source=source,
                       image_size=int(net.visual.image_size[0] if isinstance(net.visual.image_size, (tuple, list))
                                      else net.visual.image_size),
-                      mean=mean, std=std, device=device)
+                      mean=mean, std=std, device=device, config_dir=config_dir)
 
 
 def save_clip_dir(clip: LoadedClip, folder: Path | str, half: bool = False) -> Path:
@@ -347,9 +386,9 @@ def save_clip_dir(clip: LoadedClip, folder: Path | str, half: bool = False) -> P
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    name = TINY_ARCHITECTURE if clip.architecture == ZOO_TINY_CLIP else clip.architecture
-    if name.startswith("local-dir:"):
-        config = json.loads((Path(name.split(":", 1)[1]) / "open_clip_config.json").read_text())
+    name = clip.architecture
+    if clip.config_dir is not None:
+        config = json.loads((clip.config_dir / "open_clip_config.json").read_text())
     else:
         config = {"model_cfg": open_clip.get_model_config(name),
                   "preprocess_cfg": {"size": clip.image_size, "mean": list(clip.mean), "std": list(clip.std)}}

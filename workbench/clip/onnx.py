@@ -69,3 +69,19 @@ def export_clip_onnx(clip, folder: Path, check_batch_sizes: tuple[int, ...] = (1
         "text": export_onnx(TextEncoder(model), (tokens,), folder / names[1], ("tokens",),
                             TEXT_OUTPUTS, **check),
     }
+
+
+def encoder_sessions(clip, inference, onnx_dir: Path | None = None,
+                     names: tuple[str, str] = ("image_encoder.onnx", "text_encoder.onnx")):
+    """``(image, text)`` inference sessions of a CLIP's encoders from ``inference`` (a run's ``ctx.inference``):
+    torch, or ONNX Runtime on the cached, parity-checked exports (or on the files in ``onnx_dir``)."""
+    model = clip.model.eval()
+    size = clip.image_size
+    pixels = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    tokens = clip.tokenize(["a small red circle above a large blue square", "a green star"]).cpu()
+    files = (onnx_dir / names[0], onnx_dir / names[1]) if onnx_dir else (None, None)
+    image = inference(ImageEncoder(model), (pixels,), input_names=("pixels",), output_names=IMAGE_OUTPUTS,
+                      check_batch_sizes=(1, 2, 5), onnx_file=files[0])
+    text = inference(TextEncoder(model), (tokens,), input_names=("tokens",), output_names=TEXT_OUTPUTS,
+                     check_batch_sizes=(1, 2, 5), onnx_file=files[1])
+    return image, text

@@ -1,4 +1,6 @@
-"""What a running task sees: progress, cancellation, logging, seed, backend and its artifact folder."""
+"""What a running task sees: progress, cancellation, logging, seed, backend, its artifact folder, and the host's
+services: the inference engine (torch or ONNX), the training lifecycle (checkpoint, resume) and publishing a
+model into the user's zoo."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class Cancelled(Exception):
@@ -56,6 +59,49 @@ class RunContext:
 
     def onnx_providers(self) -> list[str]:
         """ONNX Runtime providers for this run's device, CUDA first when the run is on CUDA."""
-        if self.device.startswith("cuda"):
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        return ["CPUExecutionProvider"]
+        from workbench.core.inference import providers_for
+
+        return providers_for(self.device)
+
+    def inference(self, module, example_inputs: tuple, *, engine: str | None = None, **options: Any):
+        """``module`` on this run's engine (or ``engine``): torch on its device, or ONNX Runtime on a cached,
+        parity-checked export. Returns an :class:`~workbench.core.inference.InferenceSession`; options as
+        :func:`~workbench.core.inference.inference_session` (input/output names, batch sizes, onnx_file)."""
+        from workbench.core.inference import inference_session
+
+        engine = engine or ("onnx" if self.engine == "onnx" else "torch")
+        return inference_session(module, example_inputs, engine=engine, device=self.device, log_fn=self.log,
+                                 **options)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where this run's resumable checkpoint lives (``artifacts/checkpoint.pt``)."""
+        from workbench.core.training import CHECKPOINT
+
+        return self.artifacts / CHECKPOINT
+
+    def save_checkpoint(self, step: int, model, optimizer=None, scheduler=None, *,
+                        signature: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """Atomically write the run's checkpoint with optimizer, scheduler and RNG state."""
+        from workbench.core.training import save_checkpoint
+
+        return save_checkpoint(self.checkpoint_path, step=step, model=model, optimizer=optimizer,
+                               scheduler=scheduler, signature=signature, extra=extra)
+
+    def resume(self, ref: str, model, optimizer=None, scheduler=None, *,
+               signature: dict[str, Any] | None = None):
+        """Continue from ``ref`` (a run folder or a checkpoint): restores the states, returns the step done."""
+        from workbench.core.training import load_checkpoint
+
+        state = load_checkpoint(ref, model=model, optimizer=optimizer, scheduler=scheduler, signature=signature)
+        self.log(f"resumed from {state.path} at step {state.step}")
+        return state
+
+    def publish_model(self, card, files: dict[str, Path]) -> Path:
+        """Put a trained model and its :class:`~workbench.core.specs.ModelCard` into the user's zoo; the
+        previous version of that id is kept, never overwritten."""
+        from workbench.core.training import publish_model
+
+        folder = publish_model(card, files)
+        self.log(f"model {card.id!r} published to {folder}")
+        return folder

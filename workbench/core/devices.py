@@ -67,15 +67,29 @@ class Placement:
 
     @property
     def backend(self) -> str:
+        if self.engine == "cpu":
+            return "cpu"
         return f"{self.engine}-{'cuda' if self.device.startswith('cuda') else 'cpu'}"
 
 
 def cuda_available(engine: str) -> bool:
+    if engine == "cpu":
+        return False
     return bool(torch_cuda_devices()) if engine == "torch" else onnx_cuda_usable()
 
 
 def resolve(spec: TaskSpec, backend: str = "auto", device: str = "auto") -> Placement:
-    """Choose engine and device for ``spec``. ``backend`` is auto/torch/onnx or a full name like onnx-cpu."""
+    """Choose engine and device for ``spec``. ``backend`` is auto/torch/onnx/cpu or a full name like onnx-cpu.
+
+    ``cpu`` is the backend of tasks that need neither torch nor ONNX Runtime (numpy, Open3D).
+    """
+    if backend == "cpu":
+        if "cpu" not in spec.backends:
+            raise DeviceError(f"task {spec.id!r} does not declare the plain cpu backend (it supports: "
+                              f"{', '.join(spec.backends)})")
+        if device not in ("auto", "cpu"):
+            raise DeviceError(f"--backend cpu contradicts --device {device}")
+        return Placement(engine="cpu", device="cpu")
     if backend in ("torch-cuda", "torch-cpu", "onnx-cuda", "onnx-cpu"):
         engine, _, dev = backend.partition("-")
         if device not in ("auto", dev) and not device.startswith(dev):
@@ -84,8 +98,12 @@ def resolve(spec: TaskSpec, backend: str = "auto", device: str = "auto") -> Plac
     elif backend in ("auto", "torch", "onnx"):
         engine = spec.engines[0] if backend == "auto" else backend
     else:
-        raise DeviceError(f"unknown backend {backend!r}; use auto, torch, onnx or one of torch-cuda, "
+        raise DeviceError(f"unknown backend {backend!r}; use auto, torch, onnx, cpu or one of torch-cuda, "
                           "torch-cpu, onnx-cuda, onnx-cpu")
+    if engine == "cpu":
+        if device not in ("auto", "cpu"):
+            raise DeviceError(f"task {spec.id!r} runs on the plain cpu backend only; drop --device {device}")
+        return Placement(engine="cpu", device="cpu")
     if engine not in spec.engines:
         raise DeviceError(
             f"task {spec.id!r} does not run on {engine} (it supports: {', '.join(spec.backends)})"

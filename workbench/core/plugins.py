@@ -7,6 +7,7 @@ so a broken plugin is listed as failed with its traceback while the others work.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -17,12 +18,12 @@ from typing import Literal
 
 import pluggy
 
-from workbench.core import hookspecs
-from workbench.core.errors import UserError
-from workbench.core.registry import Registry
+from workbench.core import assets, hookspecs
+from workbench.core.errors import RegistryError, UserError
+from workbench.core.registry import Registry, read_card
 
 ENTRY_POINT_GROUP = "workbench.plugins"
-HOST_PLUGINS = ("workbench.render.plugin",)
+HOST_PLUGINS = ("workbench.builtins",)
 HOOK_NAMES = tuple(n for n in dir(hookspecs) if n.startswith("workbench_"))
 
 
@@ -37,6 +38,7 @@ class PluginInfo:
     error: str = ""
     traceback: str = ""
     tasks: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
 
 
 def _split_env(name: str) -> set[str] | None:
@@ -86,7 +88,14 @@ def _config_lists() -> tuple[set[str] | None, set[str]]:
 
 
 class PluginHost:
-    """Loads plugins one by one into a pluggy manager and a :class:`Registry`."""
+    """Loads plugins one by one into a pluggy manager and a :class:`Registry`.
+
+    The host's own contributions (families, base result kinds, shipped recipes) come from
+    :mod:`workbench.builtins`, registered through the same hooks as any plugin. Each plugin's hooks are called
+    through pluggy with a subset caller limited to that plugin, so hook monitoring and tracing see every call
+    while one failing plugin never stops the others. When loading ends, tasks whose family is unknown are
+    rejected and tasks whose required plugins are not loaded are marked unavailable with the reason.
+    """
 
     def __init__(
         self,
@@ -98,6 +107,9 @@ class PluginHost:
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        if os.environ.get("WORKBENCH_TRACE_PLUGINS", "").lower() in ("1", "true", "yes"):
+            self.pm.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
+            self.pm.enable_tracing()
         self.registry = Registry()
         self.plugins: dict[str, PluginInfo] = {}
         cfg_allow, cfg_deny = _config_lists()
@@ -111,6 +123,12 @@ class PluginHost:
                 self._load(ep.name, ep, version=version)
         for name, target in {**_env_extra(), **(extra or {})}.items():
             self._load(name, target, version="")
+        self._add_user_zoo()
+        self._check_families()
+        self._check_requirements()
+        for info in self.plugins.values():
+            info.tasks = sorted(t.id for t in self.registry.tasks.of_plugin(info.name))
+            info.rejected = [r.reason for r in self.registry.rejected if r.plugin == info.name]
 
     def _load(self, name: str, target, *, version: str, builtin: bool = False) -> None:
         module_name = getattr(target, "value", None) or getattr(target, "__name__", None) or str(target)
@@ -126,6 +144,7 @@ class PluginHost:
                 module = import_module(target)
             else:
                 module = target.load()
+            _check_hook_names(module)
             self.pm.register(module, name=name)
             self._call_hooks(name)
         except Exception as exc:  # one plugin must never break the others
@@ -135,27 +154,58 @@ class PluginHost:
             info.status = "failed"
             info.error = f"{type(exc).__name__}: {exc}"
             info.traceback = traceback.format_exc()
-            return
-        info.tasks = sorted(t.id for t in self.registry.tasks.values() if t.plugin == name)
 
     def _call_hooks(self, name: str) -> None:
-        plugin = self.pm.get_plugin(name)
-        unknown = [
-            attr for attr in dir(plugin) if attr.startswith("workbench_") and attr not in HOOK_NAMES
-        ]
-        if unknown:
-            raise pluggy.PluginValidationError(plugin, f"unknown hook(s) {unknown}; known: {list(HOOK_NAMES)}")
-        self.registry.current_plugin = name
-        try:
-            for hook_name in HOOK_NAMES:
-                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                    if impl.plugin_name == name:
-                        impl.function(registry=self.registry)
-        finally:
-            self.registry.current_plugin = ""
+        """Call every hook of plugin ``name`` through pluggy, handing it a registry stamped with its name."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != name]
+        scoped = self.registry.scoped(name)
+        for hook_name in HOOK_NAMES:
+            self.pm.subset_hook_caller(hook_name, remove_plugins=others)(registry=scoped)
+
+    def _add_user_zoo(self) -> None:
+        """Models published into the user's zoo under ids no plugin registered: listed under their card's plugin."""
+        root = assets.user_zoo()
+        if not root.is_dir():
+            return
+        for path in sorted(root.glob("*/card.json")):
+            try:
+                card = read_card(path)
+            except RegistryError as exc:
+                self.registry.reject("host", "model", path.parent.name, str(exc))
+                continue
+            info = self.plugins.get(card.plugin)
+            if card.id not in self.registry.models and info is not None and info.status == "loaded":
+                self.registry.models.add(card)
+
+    def _check_families(self) -> None:
+        for spec in self.registry.tasks.values():
+            if self.registry.families.find(spec.family) is None:
+                self.registry.reject(spec.plugin, "task", spec.id, f"task {spec.id!r}: unknown family "
+                                     f"{spec.family!r}; known: {', '.join(sorted(self.registry.families))}")
+                self.registry.tasks.remove(spec)
+
+    def _check_requirements(self) -> None:
+        for spec in self.registry.tasks.values():
+            missing = []
+            for required in spec.requires:
+                info = self.plugins.get(required)
+                if info is None:
+                    missing.append(f"plugin {required!r} is not installed")
+                elif info.status != "loaded":
+                    missing.append(f"plugin {required!r} is {info.status}"
+                                   + (f" ({info.error})" if info.error else ""))
+            if missing:
+                self.registry.unavailable[spec.qualified_id] = "; ".join(missing)
 
     def failed(self) -> list[PluginInfo]:
         return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+def _check_hook_names(module) -> None:
+    """A ``workbench_*`` attribute that is no hook is a typo the plugin's author wants to hear about."""
+    unknown = [attr for attr in dir(module) if attr.startswith("workbench_") and attr not in HOOK_NAMES]
+    if unknown:
+        raise pluggy.PluginValidationError(module, f"unknown hook(s) {unknown}; known: {list(HOOK_NAMES)}")
 
 
 _HOST: PluginHost | None = None

@@ -1,13 +1,16 @@
 """Result types: data only. Compute produces them, renderers (headless and Qt) draw them.
 
-Every result serialises to ``<name>.json`` plus ``<name>.npz`` (its arrays) and loads back by kind, so a
-run directory is readable without the plugin that produced it.
+Every result serialises to ``<name>.json`` plus ``<name>.npz`` (its arrays) and loads back by kind. The kind's
+class is found through the registry (a plugin registers its own kinds once), so a run directory is readable in
+any process; a kind nobody registered loads as a :class:`GenericResult` that keeps every field readable.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,7 +19,13 @@ import numpy as np
 
 from workbench.core.atomic import atomic_write_bytes, atomic_write_text
 
+RESULT_SCHEMA = 1
 RESULT_TYPES: dict[str, type[Result]] = {}
+KindResolver = Callable[[str], "type[Result] | None"]
+
+
+class ResultFileError(ValueError):
+    """A result file that cannot be read: corrupt, or written by a newer workbench."""
 
 
 @dataclass
@@ -29,38 +38,76 @@ class Result:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        RESULT_TYPES[cls.kind] = cls
+        RESULT_TYPES.setdefault(cls.kind, cls)
+
+    def fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def save(self, directory: Path) -> list[Path]:
         """Write ``<name>.json`` and, when the result holds arrays, ``<name>.npz``; atomically."""
         arrays: dict[str, np.ndarray] = {}
-        payload = {f.name: _flatten(getattr(self, f.name), f.name, arrays) for f in dataclasses.fields(self)}
+        payload = {k: _flatten(v, k, arrays) for k, v in self.fields().items()}
         directory.mkdir(parents=True, exist_ok=True)
         written = []
         if arrays:
             npz = directory / f"{self.name}.npz"
-            import io
-
             buf = io.BytesIO()
             np.savez_compressed(buf, **arrays)
             atomic_write_bytes(npz, buf.getvalue())
             written.append(npz)
         doc = directory / f"{self.name}.json"
-        atomic_write_text(doc, json.dumps({"kind": self.kind, "fields": payload}, indent=1))
+        atomic_write_text(doc, json.dumps({"schema_version": RESULT_SCHEMA, "kind": self.kind, "fields": payload},
+                                          indent=1))
         written.append(doc)
         return written
 
     @staticmethod
-    def load(json_path: Path) -> Result:
-        """Load a result written by :meth:`save`; the kind selects the class."""
-        doc = json.loads(Path(json_path).read_text())
-        cls = RESULT_TYPES.get(doc["kind"])
+    def load(json_path: Path, resolve: KindResolver | None = None) -> Result:
+        """Load a result written by :meth:`save`. ``resolve`` maps a kind to its class (default: the registry)."""
+        json_path = Path(json_path)
+        try:
+            doc = json.loads(json_path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict) or "kind" not in doc or "fields" not in doc:
+                raise ValueError("expected an object with 'kind' and 'fields'")
+            if doc.get("schema_version", 0) > RESULT_SCHEMA:
+                raise ResultFileError(f"{json_path}: result schema {doc['schema_version']} is newer than this "
+                                      f"workbench reads ({RESULT_SCHEMA}); upgrade the workbench")
+            npz_path = json_path.with_suffix(".npz")
+            arrays = dict(np.load(npz_path, allow_pickle=False)) if npz_path.exists() else {}
+            values = {k: _unflatten(v, arrays) for k, v in doc["fields"].items()}
+        except ResultFileError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise ResultFileError(f"{json_path}: unreadable result file ({type(exc).__name__}: {exc})") from None
+        cls = (resolve or resolve_kind)(doc["kind"])
         if cls is None:
-            raise ValueError(f"{json_path}: unknown result kind {doc['kind']!r}")
-        npz_path = Path(json_path).with_suffix(".npz")
-        arrays = dict(np.load(npz_path, allow_pickle=False)) if npz_path.exists() else {}
-        values = {k: _unflatten(v, arrays) for k, v in doc["fields"].items()}
-        return cls(**values)
+            return GenericResult(name=values.get("name", json_path.stem), title=values.get("title", ""),
+                                 original_kind=doc["kind"], values=values)
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ResultFileError(f"{json_path}: fields do not fit result kind {doc['kind']!r} ({exc})") from None
+
+
+def resolve_kind(kind: str) -> type[Result] | None:
+    """The class of ``kind``: a base kind, else the class its plugin registered (imported now if needed).
+
+    A class that is imported but registered by no loaded plugin is used as it is; an unknown kind gives None.
+    """
+    cls = RESULT_TYPES.get(kind)
+    if cls is not None and cls.__module__ == __name__:
+        return cls
+    from workbench.core.plugins import get_host
+    from workbench.core.specs import resolve_entry
+
+    spec = get_host().registry.kind(kind)
+    if spec is None:
+        return cls
+    try:
+        registered = resolve_entry(spec.cls)
+    except Exception:
+        return cls
+    return registered if isinstance(registered, type) and issubclass(registered, Result) else cls
 
 
 def _flatten(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -174,7 +221,8 @@ class Curves(Result):
 
 @dataclass
 class Registration(Result):
-    """Two point clouds, the estimated 4x4 transform, correspondences ``(k, 2)`` and their inlier mask."""
+    """Two point clouds, the estimated 4x4 transform, correspondences ``(k, 2)`` and their inlier mask; ``truth``
+    marks the true matches and ``truth_transform`` (empty when unknown) is the true pose, drawn for comparison."""
 
     kind: ClassVar[str] = "registration"
     source: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
@@ -184,3 +232,61 @@ class Registration(Result):
     inliers: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     truth: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     status: str = "ok"
+    truth_transform: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+
+
+@dataclass
+class EmbeddingScatter(Result):
+    """Points already projected to 2-D ``(n, 2)`` with class ``labels`` (indices into ``classes``), and optional
+    ``anchors`` ``(m, 2)`` (prototypes, centroids) with their own class indices."""
+
+    kind: ClassVar[str] = "embedding-scatter"
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    classes: list[str] = field(default_factory=list)
+    anchors: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    anchor_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    anchor_name: str = "anchors"
+    x_label: str = ""
+    y_label: str = ""
+
+
+@dataclass
+class HeatmapGrid(Result):
+    """Several maps, e.g. one per token or per layer: ``heats[i]`` over ``images[i]`` (or ``images[0]`` for all).
+
+    The maps stay data; opacity, colormap and scaling are the renderer's display options.
+    """
+
+    kind: ClassVar[str] = "heatmap-grid"
+    images: list[np.ndarray] = field(default_factory=list)
+    heats: list[np.ndarray] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    signed: bool = False
+    ncols: int = 4
+    caption: str = ""
+
+    def image_for(self, i: int) -> np.ndarray:
+        return self.images[i] if len(self.images) > 1 else self.images[0]
+
+
+@dataclass
+class ImagePairs(Result):
+    """Pairs of images of the same size (before | after, base | tuned, image | reconstruction), compared with a
+    slider in the GUI and side by side in the report."""
+
+    kind: ClassVar[str] = "image-pairs"
+    left: list[np.ndarray] = field(default_factory=list)
+    right: list[np.ndarray] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    left_label: str = "before"
+    right_label: str = "after"
+
+
+@dataclass
+class GenericResult(Result):
+    """A result whose kind no loaded plugin registers: its saved fields, readable and shown as a listing."""
+
+    kind: ClassVar[str] = "generic"
+    original_kind: str = ""
+    values: dict[str, Any] = field(default_factory=dict)

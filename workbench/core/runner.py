@@ -18,31 +18,42 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.core import devices, paths
+from workbench.core import assets, devices
 from workbench.core.context import Cancelled, Progress, RunContext
-from workbench.core.params import jsonable_params, validate_params
+from workbench.core.params import ParamsUpgradeWarning, jsonable_params, params_revision, validate_params
 from workbench.core.plugins import PluginHost, get_host
 from workbench.core.results import Result
-from workbench.core.runstore import RunRecord, RunState, RunStore, now
+from workbench.core.runstore import Heartbeat, RunRecord, RunState, RunStore, now
 from workbench.core.specs import TaskSpec, resolve_entry
+
+MAX_SEED = 2**31 - 1
 
 
 class RunRequest(BaseModel):
-    """What to run. The same shape is a recipe step and the re-runnable part of ``run.json``."""
+    """What to run. The same shape is a recipe step and the re-runnable part of ``run.json``.
+
+    ``task`` is a task id, or ``plugin/id`` where two plugins register the same id. ``params_revision`` is the
+    revision of the task's parameter model the parameters were written for (None: unknown, as in a
+    hand-written recipe); older parameters are upgraded with a note.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     task: str
     params: dict[str, Any] = {}
+    params_revision: int | None = None
     backend: str = "auto"
     device: str = "auto"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     execution: Literal["auto", "inproc", "worker"] = "auto"
     recipe_step: str = ""
 
@@ -137,10 +148,13 @@ def execute_inproc(job: Job, emit: EventSink) -> RunRecord:
         RunStore.save(run_dir, record)
         emit(RunEvent("result", record.id, result=result, message=result.name))
 
+    heartbeat = Heartbeat(run_dir).__enter__()
     try:
         fn = resolve_entry(spec.entry)
         params = spec.params.model_validate(record.params)
         seed_everything(record.seed)
+        for note in record.notes:
+            logger.warning(note)
         logger.info("running %s on %s (seed %d)", spec.id, ctx.backend, record.seed)
         outcome = fn(params, ctx)
         if inspect.isgenerator(outcome):
@@ -163,6 +177,7 @@ def execute_inproc(job: Job, emit: EventSink) -> RunRecord:
         logger.info("completed in %.2f s", record.duration_s)
         emit(RunEvent("state", record.id, state=record.state.value))
     finally:
+        heartbeat.__exit__()
         _close_logger(logger)
     return record
 
@@ -249,19 +264,24 @@ class Runner:
     """Prepares runs (validate, place, create the run directory) and executes them."""
 
     def __init__(self, store: RunStore | None = None, host: PluginHost | None = None) -> None:
-        self.store = store or RunStore(paths.runs_dir())
+        self.store = store or RunStore(assets.runs_dir())
         self.host = host or get_host()
 
     def prepare(self, request: RunRequest) -> Job:
         """Validate everything before anything is written: bad input never leaves a run directory behind."""
-        spec = self.host.registry.task(request.task)
-        params = validate_params(spec.params, request.params, where=f"{spec.id}: ")
+        spec = self.host.registry.runnable(request.task)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ParamsUpgradeWarning)
+            params = validate_params(spec.params, request.params, where=f"{spec.id}: ",
+                                     revision=request.params_revision)
+        notes = [str(w.message) for w in caught if issubclass(w.category, ParamsUpgradeWarning)]
         placement = devices.resolve(spec, request.backend, request.device)
         execution = spec.execution if request.execution == "auto" else request.execution
         info = self.host.plugins.get(spec.plugin)
         run_dir, record = self.store.new_run({
             "task": spec.id, "plugin": spec.plugin, "plugin_version": info.version if info else "",
-            "params": jsonable_params(params), "backend": request.backend, "device": request.device,
+            "params": jsonable_params(params), "params_revision": params_revision(spec.params), "notes": notes,
+            "backend": request.backend, "device": request.device,
             "resolved_backend": placement.backend, "resolved_device": placement.device, "seed": request.seed,
             "execution": execution, "versions": devices.package_versions(), "recipe_step": request.recipe_step,
         })

@@ -1,7 +1,9 @@
 """The run store: one directory per run with ``run.json`` (written atomically), ``log.txt`` and ``results/``.
 
-States go queued -> running -> completed | failed | cancelled. A run found ``running`` whose process is
-gone is reported ``interrupted``: a run that died is never shown as still running.
+States go queued -> running -> completed | failed | cancelled. A running run renews a lease (the mtime of its
+``heartbeat`` file) every few seconds; a run found ``running`` whose lease expired, or whose process is gone on
+this host, is reported ``interrupted``, so a run that died is never shown as still running, also when it is
+read from another host or after its pid was reused.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import datetime as dt
 import json
 import os
 import socket
+import threading
+import time
 import uuid
 from enum import Enum
 from pathlib import Path
@@ -19,7 +23,12 @@ from pydantic import BaseModel, Field
 
 from workbench import __version__
 from workbench.core.atomic import atomic_write_text
+from workbench.core.errors import UserError
 from workbench.core.results import Result
+
+
+class RunStoreError(UserError):
+    """A run folder that cannot be read: missing, corrupt, or written by a newer workbench."""
 
 
 class RunState(str, Enum):
@@ -39,14 +48,21 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-class RunRecord(BaseModel):
-    """Everything needed to understand and re-run a run. Stored as ``run.json``."""
+RUN_SCHEMA = 1
 
+
+class RunRecord(BaseModel):
+    """Everything needed to understand and re-run a run. Stored as ``run.json`` with its schema version;
+    ``params_revision`` is the revision of the task's parameter model the parameters were written for."""
+
+    schema_version: int = RUN_SCHEMA
     id: str
     task: str
     plugin: str = ""
     plugin_version: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
+    params_revision: int | None = None
+    notes: list[str] = Field(default_factory=list)
     backend: str = "auto"
     device: str = "auto"
     resolved_backend: str = ""
@@ -70,8 +86,8 @@ class RunRecord(BaseModel):
 
     def request(self) -> dict[str, Any]:
         """The part of the record that re-runs it (a recipe step)."""
-        return {"task": self.task, "params": self.params, "backend": self.backend,
-                "device": self.device, "seed": self.seed}
+        return {"task": self.task, "params": self.params, "params_revision": self.params_revision,
+                "backend": self.backend, "device": self.device, "seed": self.seed}
 
 
 class RunStore:
@@ -97,12 +113,19 @@ class RunStore:
     def load(run_dir: Path) -> RunRecord:
         path = Path(run_dir) / "run.json"
         try:
-            record = RunRecord.model_validate(json.loads(path.read_text()))
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: not a run directory (no run.json)") from None
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: unreadable run record: {exc}") from None
-        if record.state == RunState.RUNNING and record.host == socket.gethostname() and not _alive(record.pid):
+            raise RunStoreError(f"{path}: not a run directory (no run.json)") from None
+        except (OSError, ValueError) as exc:
+            raise RunStoreError(f"{path}: unreadable run record ({type(exc).__name__}: {exc})") from None
+        if isinstance(doc, dict) and int(doc.get("schema_version", 0) or 0) > RUN_SCHEMA:
+            raise RunStoreError(f"{path}: run record schema {doc['schema_version']} is newer than this workbench "
+                                f"reads ({RUN_SCHEMA}); upgrade the workbench")
+        try:
+            record = RunRecord.model_validate(doc)
+        except ValueError as exc:
+            raise RunStoreError(f"{path}: unreadable run record: {exc}") from None
+        if record.state == RunState.RUNNING and _lapsed(Path(run_dir), record):
             record.state = RunState.INTERRUPTED
         return record
 
@@ -122,12 +145,29 @@ class RunStore:
             if (run_dir / "run.json").is_file():
                 try:
                     runs.append((run_dir, self.load(run_dir)))
-                except ValueError:
+                except RunStoreError:
                     continue
         return runs
 
 
+HEARTBEAT = "heartbeat"
+HEARTBEAT_S = 5.0
+LEASE_S = 30.0
+
+
+def _lapsed(run_dir: Path, record: RunRecord) -> bool:
+    """A running run is gone: its process died on this host, or its heartbeat stopped longer than the lease."""
+    if record.host == socket.gethostname() and not _alive(record.pid):
+        return True
+    try:
+        age = time.time() - (run_dir / HEARTBEAT).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > LEASE_S
+
+
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an unreaped dead child counts as dead)."""
     if pid <= 0:
         return False
     try:
@@ -136,4 +176,34 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Heartbeat:
+    """Renews a running run's lease from a daemon thread until stopped."""
+
+    def __init__(self, run_dir: Path, interval: float = HEARTBEAT_S) -> None:
+        self.path = Path(run_dir) / HEARTBEAT
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.path.touch()
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.path.touch()
+            except OSError:
+                return
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)

@@ -28,7 +28,7 @@ def main(run_dir: str) -> int:
 
     path = Path(run_dir)
     record = RunStore.load(path)
-    spec = get_host().registry.task(record.task)
+    spec = get_host().registry.runnable(f"{record.plugin}/{record.task}" if record.plugin else record.task)
     final = execute_inproc(Job(run_dir=path, record=record, spec=spec), emit)
     events.flush()
     return 0 if final.state.value == "completed" else 1

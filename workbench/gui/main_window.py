@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core import paths
+from workbench.core import assets
 from workbench.core.plugins import PluginHost, PluginInfo, get_host
 from workbench.core.results import Result
 from workbench.core.runner import RunEvent, RunRequest
@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
         self.setAcceptDrops(True)
         self.host = host or get_host()
-        self.store = store or RunStore(paths.runs_dir())
+        self.store = store or RunStore(assets.runs_dir())
         self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
         self.views: dict[tuple[str, str], QWidget] = {}
         self.machine = MachineDevices(self)
@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.form.run_requested.connect(self.submit)
         self.jobs.event.connect(self._job_event)
         self.jobs.finished.connect(self._job_finished)
+        self.jobs.batch_finished.connect(self._batch_finished)
         self.history.open_requested.connect(self.open_run)
         loaded = [p for p in self.host.plugins.values() if p.status == "loaded" and p.name != "host"]
         failed = self.host.failed()
@@ -131,6 +132,10 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        open_recipe = QAction("Open recipe…", self)
+        open_recipe.setShortcut(QKeySequence.StandardKey.Open)
+        open_recipe.triggered.connect(self.open_recipe_dialog)
+        file_menu.addAction(open_recipe)
         export = QAction("Export session as recipe…", self)
         export.triggered.connect(self.history.export_session_dialog)
         quit_action = QAction("Quit", self)
@@ -153,6 +158,53 @@ class MainWindow(QMainWindow):
         entry = self.jobs.submit(request, self.titles.get(request.task, request.task))
         self.append_log(f"queued {request.task} (backend {request.backend}, device {request.device})")
         return entry
+
+    def open_recipe_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        name, _ = QFileDialog.getOpenFileName(self, "Open recipe", str(assets.resource("recipes")),
+                                              "Recipe (*.yaml *.yml)")
+        if name:
+            self.open_recipe(Path(name))
+
+    def open_recipe(self, path: Path, folder: Path | None = None, confirm: bool = True):
+        """Show a recipe's steps and run them through the core batch engine (one queue entry per step).
+
+        The batch folder (``$WORKBENCH_HOME/batches/...`` unless ``folder``) gets ``recipe.yaml``, the runs,
+        ``batch.json`` and the report, exactly as ``workbench batch`` writes them.
+        """
+        from PySide6.QtWidgets import QMessageBox
+
+        from workbench.core.batch import Batch
+        from workbench.core.errors import UserError
+
+        try:
+            batch = Batch.from_file(path, folder, keep_going=True)
+        except UserError as exc:
+            self.show_error(f"recipe {Path(path).name} cannot run", str(exc))
+            return None
+        steps = "\n".join(f"{s.index}. {s.name} ({s.task})" for s in batch.record.steps)
+        if confirm:
+            box = QMessageBox(QMessageBox.Icon.Question, "Run recipe",
+                              f"Run the {len(batch.steps)} steps of '{batch.recipe.name}'?",
+                              QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
+            box.setDetailedText(steps + ("\n\nnotes:\n" + "\n".join(batch.record.notes) if batch.record.notes else ""))
+            if box.exec() != QMessageBox.StandardButton.Ok:
+                return None
+        for note in batch.record.notes:
+            self.append_log(f"note: {note}")
+        self.append_log(f"recipe {path}: {len(batch.steps)} steps into {batch.folder}")
+        self.jobs.submit_batch(batch)
+        self._jobs_dock.raise_()
+        return batch
+
+    def _batch_finished(self, batch, record, error: str) -> None:
+        counts = ", ".join(f"{n} {state}" for state, n in record.counts().items())
+        message = f"recipe {record.name}: {record.state} ({counts}); summary {batch.json_path}"
+        self.append_log(message + (f"; report {record.report}" if record.report else ""))
+        self.statusBar().showMessage(message, 15000)
+        if error:
+            self.show_error(f"recipe {record.name}", error)
 
     def _job_event(self, entry: JobEntry, ev: RunEvent) -> None:
         if ev.kind == "result" and ev.result is not None:
@@ -245,6 +297,8 @@ class MainWindow(QMainWindow):
     def drop_path(self, path: Path) -> None:
         if (path / "run.json").is_file():
             self.open_run(path)
+        elif path.suffix in (".yaml", ".yml") and path.is_file():
+            self.open_recipe(path)
         elif self.form.set_path(path):
             self.append_log(f"{path} put into the form")
         else:

@@ -14,7 +14,7 @@ import yaml
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
-from workbench.core import paths
+from workbench.core import assets
 from workbench.core.recipes import parse_recipe
 from workbench.core.runner import RunRequest
 from workbench.gui.main_window import MainWindow
@@ -25,7 +25,7 @@ VIEW_SIZE = QSize(1100, 760)
 
 def _screenshot_requests(window: MainWindow) -> list[RunRequest]:
     """The screenshot recipe's steps whose tasks this installation has."""
-    path = paths.resources_dir() / "recipes" / "screenshots.yaml"
+    path = assets.resource("recipes", "screenshots.yaml")
     doc = yaml.safe_load(path.read_text())
     doc["steps"] = [step for step in doc["steps"] if step["task"] in window.host.registry.tasks]
     return parse_recipe(yaml.safe_dump(doc), str(path), window.host.registry).steps if doc["steps"] else []

@@ -9,7 +9,6 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from workbench.core.plugins import PluginHost
-from workbench.core.specs import Family
 
 ROLE = Qt.ItemDataRole.UserRole
 GREY = QBrush(QColor("#999999"))
@@ -48,16 +47,21 @@ class TaskBrowser(QTreeWidget):
         self.clear()
         self.task_items, self.plugin_items = {}, {}
         registry = self.host.registry
-        for family in Family:
-            tasks = sorted((t for t in registry.tasks.values() if t.family == family), key=lambda t: t.title)
+        for family in sorted(registry.families.values(), key=lambda f: (f.order, f.title)):
+            tasks = sorted((t for t in registry.tasks.values() if t.family == family.id), key=lambda t: t.title)
             if not tasks:
                 continue
             section = self._section(family.title)
             for spec in tasks:
                 item = QTreeWidgetItem(section, [spec.title, spec.plugin])
                 item.setData(0, ROLE, ("task", spec))
-                item.setToolTip(0, f"{spec.id}\n{spec.description}\nbackends: {', '.join(spec.backends)}; "
-                                   f"runs {'in a worker subprocess' if spec.execution == 'worker' else 'in process'}")
+                reason = registry.unavailable.get(spec.qualified_id)
+                tip = (f"{spec.id}\n{spec.description}\nbackends: {', '.join(spec.backends)}; "
+                       f"runs {'in a worker subprocess' if spec.execution == 'worker' else 'in process'}")
+                if reason:
+                    item.setForeground(0, GREY)
+                    tip = f"unavailable: {reason}\n{tip}"
+                item.setToolTip(0, tip)
                 self.task_items[spec.id] = item
         if registry.samples:
             section = self._section("Sample data (double-click to open)")
@@ -65,9 +69,9 @@ class TaskBrowser(QTreeWidget):
                 item = QTreeWidgetItem(section, [sample.title, sample.plugin])
                 item.setData(0, ROLE, ("sample", sample))
                 item.setToolTip(0, sample.description)
-        if registry.model_cards:
+        if registry.models:
             section = self._section("Model zoo")
-            for card in registry.model_cards.values():
+            for card in registry.models.values():
                 item = QTreeWidgetItem(section, [card.title, card.plugin])
                 item.setData(0, ROLE, ("card", card))
                 metrics = ", ".join(f"{k}={v:g}" for k, v in card.metrics.items())

@@ -1,34 +1,46 @@
-"""One matplotlib figure builder per result kind. Builders draw; they never compute the science.
+"""The figure builders of the base result kinds. Builders draw; they never compute the science.
 
-Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so they work on any thread, headless
-(Agg) or inside a Qt canvas.
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so they work on any thread, headless (Agg) or
+inside a Qt canvas. :func:`build_figure` finds a kind's builder through the registry (the host registers these
+through the same hook a plugin registers its own kinds with), so the report and the GUI draw the same picture.
+Display options (opacity, colormap, signed/unsigned, thresholds) are keyword arguments of the builders, declared
+per kind as a pydantic model, never task parameters.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core import results as R
 
-_FIGURES: dict[str, Callable[..., Figure]] = {}
 
+class HeatmapOptions(BaseModel):
+    """How a heatmap is shown: the same options in the report (defaults) and in the GUI's controls."""
 
-def figure_builder(kind: str):
-    def deco(fn):
-        _FIGURES[kind] = fn
-        return fn
+    model_config = ConfigDict(extra="ignore")
 
-    return deco
+    opacity: float = Field(0.5, ge=0, le=1, description="opacity of the map over the image")
+    colormap: str = Field("", description="matplotlib colormap; empty: RdBu_r for signed maps, inferno otherwise")
+    scale: Literal["auto", "signed", "magnitude"] = Field(
+        "auto", description="auto: signed maps diverge around zero; magnitude: show |map|")
 
 
 def build_figure(result: R.Result, **options) -> Figure | None:
-    """The figure for ``result``, or None for kinds that are shown as tables only."""
-    builder = _FIGURES.get(result.kind)
-    return builder(result, **options) if builder else None
+    """The figure for ``result`` from its kind's registered builder, or None for kinds shown as tables only."""
+    from workbench.core.plugins import get_host
+    from workbench.core.specs import resolve_entry
+
+    spec = get_host().registry.kind(result.kind)
+    if spec is not None and spec.figure:
+        return resolve_entry(spec.figure)(result, **options)
+    if isinstance(result, R.GenericResult):
+        return generic_figure(result)
+    return None
 
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
@@ -36,7 +48,6 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
     return (n + ncols - 1) // ncols, ncols
 
 
-@figure_builder("scores")
 def scores_figure(result: R.ScoreSet, threshold: float | dict[str, float] | None = None, **_) -> Figure:
     """ROC and PR (ID positive) per OOD set with one curve per detector, and score histograms per detector.
 
@@ -92,7 +103,6 @@ def scores_figure(result: R.ScoreSet, threshold: float | dict[str, float] | None
     return fig
 
 
-@figure_builder("image-grid")
 def image_grid_figure(result: R.ImageGrid, **_) -> Figure:
     n = max(len(result.images), 1)
     rows, cols = _grid(n, result.ncols)
@@ -109,31 +119,60 @@ def image_grid_figure(result: R.ImageGrid, **_) -> Figure:
     return fig
 
 
-@figure_builder("heatmap")
-def heatmap_figure(result: R.Heatmap, opacity: float = 0.5, cmap: str | None = None, **_) -> Figure:
+def _heat_scale(heat: np.ndarray, signed: bool, scale: str, colormap: str) -> tuple[np.ndarray, float, float, str]:
+    """Map values, colour limits and colormap for a heatmap under the display options."""
+    heat = np.asarray(heat, dtype=float)
+    if scale == "magnitude":
+        heat = np.abs(heat)
+    if signed and scale != "magnitude" or scale == "signed":
+        bound = float(np.max(np.abs(heat))) or 1.0
+        return heat, -bound, bound, colormap or "RdBu_r"
+    lo, hi = float(np.min(heat)), float(np.max(heat))
+    return heat, lo, hi if hi > lo else lo + 1.0, colormap or "inferno"
+
+
+def _overlay(ax, image: np.ndarray, heat: np.ndarray, signed: bool, opacity: float, colormap: str, scale: str):
+    h, w = image.shape[:2]
+    heat, vmin, vmax, cmap = _heat_scale(heat, signed, scale, colormap)
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    im = ax.imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=opacity, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+                   interpolation="bilinear")
+    ax.axis("off")
+    return im
+
+
+def heatmap_figure(result: R.Heatmap, opacity: float = 0.5, colormap: str = "", scale: str = "auto",
+                   **_) -> Figure:
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax_img, ax_overlay = fig.subplots(1, 2)
-    h, w = result.image.shape[:2]
-    heat = np.asarray(result.heat, dtype=float)
-    if result.signed:
-        bound = float(np.max(np.abs(heat))) or 1.0
-        vmin, vmax, cmap = -bound, bound, cmap or "RdBu_r"
-    else:
-        vmin, vmax, cmap = float(np.min(heat)), float(np.max(heat)) or 1.0, cmap or "inferno"
     ax_img.imshow(result.image)
     ax_img.set_title("image", fontsize=9)
-    ax_overlay.imshow(result.image)
-    im = ax_overlay.imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=opacity,
-                           extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    ax_img.axis("off")
+    im = _overlay(ax_overlay, result.image, result.heat, result.signed, opacity, colormap, scale)
     ax_overlay.set_title(result.label or "heatmap", fontsize=9)
     fig.colorbar(im, ax=ax_overlay, shrink=0.8)
-    for ax in (ax_img, ax_overlay):
-        ax.axis("off")
     fig.suptitle(result.title or result.name, fontsize=10)
     return fig
 
 
-@figure_builder("token-scores")
+def heatmap_grid_figure(result: R.HeatmapGrid, opacity: float = 0.5, colormap: str = "", scale: str = "auto",
+                        **_) -> Figure:
+    """One overlay per map, each scaled on its own (a shared scale would hide weak maps)."""
+    n = max(len(result.heats), 1)
+    rows, cols = _grid(n, result.ncols)
+    fig = Figure(figsize=(2.4 * cols, 2.5 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(result.heats):
+            _overlay(ax, result.image_for(i), result.heats[i], result.signed, opacity, colormap, scale)
+            if i < len(result.labels):
+                ax.set_title(result.labels[i], fontsize=8)
+    title = (result.title or result.name) + (f"\n{result.caption}" if result.caption else "")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def token_scores_figure(result: R.TokenScores, threshold: float | None = None, **_) -> Figure:
     import matplotlib
 
@@ -164,7 +203,6 @@ def token_scores_figure(result: R.TokenScores, threshold: float | None = None, *
     return fig
 
 
-@figure_builder("regions")
 def regions_figure(result: R.Regions, **_) -> Figure:
     from matplotlib.patches import Rectangle
 
@@ -182,7 +220,6 @@ def regions_figure(result: R.Regions, **_) -> Figure:
     return fig
 
 
-@figure_builder("curves")
 def curves_figure(result: R.Curves, **_) -> Figure:
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
@@ -202,7 +239,6 @@ def apply_transform(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return points @ transform[:3, :3].T + transform[:3, 3]
 
 
-@figure_builder("registration")
 def registration_figure(result: R.Registration, elev: float = 20.0, azim: float = -60.0,
                         max_lines: int = 200, **_) -> Figure:
     """Before/after clouds (3-D axes, rotatable in the GUI). Kept matches are drawn green (true) or red (false),
@@ -216,6 +252,10 @@ def registration_figure(result: R.Registration, elev: float = 20.0, azim: float 
             ax.scatter(*src.T, s=1, c="#e67e22", alpha=0.5, label="source", depthshade=False)
         if len(result.target):
             ax.scatter(*result.target.T, s=1, c="#2980b9", alpha=0.5, label="target", depthshade=False)
+        truth = np.asarray(result.truth_transform)
+        if i == 1 and truth.shape == (4, 4) and len(result.source):
+            ax.scatter(*apply_transform(result.source, truth).T, s=1, c="0.55", alpha=0.35,
+                       label="source at the true pose", depthshade=False)
         corr = np.asarray(result.correspondences)
         if i == 0 and len(corr):
             kept = np.asarray(result.inliers, bool) if len(result.inliers) else np.zeros(len(corr), bool)
@@ -230,5 +270,70 @@ def registration_figure(result: R.Registration, elev: float = 20.0, azim: float 
                 ax.plot(*np.c_[a, b], color=colour, lw=0.8 if kept[k] else 0.4, alpha=0.9 if kept[k] else 0.4)
         ax.set_title(f"{title}" + (f" ({result.status})" if i else ""), fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(result.title or result.name, fontsize=10)
+    return fig
+
+
+def embedding_scatter_figure(result: R.EmbeddingScatter, point_size: float = 6.0, **_) -> Figure:
+    import matplotlib
+
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10"]
+    points, labels = np.asarray(result.points, float), np.asarray(result.labels, int)
+    anchors, anchor_labels = np.asarray(result.anchors, float), np.asarray(result.anchor_labels, int)
+    for k, name in enumerate(result.classes or [str(c) for c in np.unique(labels)]):
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=point_size, alpha=0.5, color=cmap(k % 10), label=name)
+        own = anchor_labels == k
+        if own.any():
+            ax.scatter(anchors[own, 0], anchors[own, 1], s=90, marker="*", edgecolor="k", linewidth=0.7,
+                       color=cmap(k % 10))
+    if len(anchors):
+        ax.scatter([], [], s=90, marker="*", color="w", edgecolor="k", label=result.anchor_name)
+    ax.set_xlabel(result.x_label)
+    ax.set_ylabel(result.y_label)
+    ax.legend(fontsize=7, markerscale=2)
+    ax.set_title(result.title or result.name, fontsize=9)
+    return fig
+
+
+def image_pairs_figure(result: R.ImagePairs, mix: float | None = None, **_) -> Figure:
+    """Each pair side by side; with ``mix`` in [0, 1] (the GUI slider) one blended picture per pair instead."""
+    n = max(len(result.left), 1)
+    cols = 1 if mix is not None else 2
+    fig = Figure(figsize=(2.4 * cols * min(n, 4), 2.6 * ((n + 3) // 4) + 0.4), layout="constrained")
+    axes = fig.subplots((n + 3) // 4, cols * min(n, 4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(len(result.left)):
+        left, right = np.asarray(result.left[i]), np.asarray(result.right[i])
+        caption = result.captions[i] if i < len(result.captions) else ""
+        r, c = divmod(i, 4)
+        if mix is None:
+            for j, (img, label) in enumerate(((left, result.left_label), (right, result.right_label))):
+                ax = axes[r][2 * c + j]
+                ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+                ax.set_title(f"{label}\n{caption}" if caption else label, fontsize=7)
+        else:
+            blended = ((1 - mix) * left.astype(float) + mix * right.astype(float)).astype(left.dtype)
+            ax = axes[r][c]
+            ax.imshow(blended, cmap="gray" if left.ndim == 2 else None, interpolation="nearest")
+            ax.set_title(f"{result.left_label} {1 - mix:.0%} | {result.right_label} {mix:.0%}\n{caption}",
+                         fontsize=7)
+    fig.suptitle(result.title or result.name, fontsize=10)
+    return fig
+
+
+def generic_figure(result: R.GenericResult, **_) -> Figure:
+    """A listing of the fields of a result whose kind no loaded plugin registers."""
+    lines = [f"kind {result.original_kind!r} is not registered by any loaded plugin; its saved fields:"]
+    for key, value in result.values.items():
+        shown = f"array {value.shape} {value.dtype}" if isinstance(value, np.ndarray) else repr(value)
+        lines.append(textwrap.shorten(f"{key}: {shown}", width=110))
+    fig = Figure(figsize=(8, 0.3 * len(lines) + 0.6), layout="constrained")
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8, transform=ax.transAxes)
     fig.suptitle(result.title or result.name, fontsize=10)
     return fig

@@ -11,6 +11,7 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.plugins import get_host
 from workbench.core.runstore import RunStore
 from workbench.core.specs import resolve_entry
+from workbench.render.export import export_result
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -37,9 +38,11 @@ def table_html(table: R.MetricsTable) -> str:
 
 
 def export_with_renderer(result: R.Result, out_dir: Path) -> list[Path]:
-    """Export through the renderer registered for the result's kind (a plugin may add kinds)."""
-    entry = get_host().registry.renderers.get(result.kind, "workbench.render.export:export_result")
-    return resolve_entry(entry)(result, out_dir)
+    """Export through the kind's registered exporter, else the default (figure PNG, CSV for tables)."""
+    spec = get_host().registry.kind(result.kind)
+    if spec is not None and spec.exporter:
+        return resolve_entry(spec.exporter)(result, out_dir)
+    return export_result(result, out_dir)
 
 
 def build_report(run_dirs: list[Path], out_dir: Path, title: str = "Alignment Workbench report") -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,10 +17,31 @@ from workbench.api import (
     MetricsTable,
     ModelCard,
     Progress,
+    Result,
+    ResultKindSpec,
     SampleSpec,
     TaskSpec,
     hookimpl,
 )
+
+
+@dataclass
+class Gauge(Result):
+    """The test plugin's own result kind: a value on a dial."""
+
+    kind: ClassVar[str] = "wbtest.gauge"
+    value: float = 0.0
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def gauge_figure(result: Gauge, **_):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.barh([0], [result.value])
+    ax.set_title(f"gauge {result.value:g}")
+    return fig
 
 
 class EchoParams(BaseModel):
@@ -40,6 +63,7 @@ def echo(params: EchoParams, ctx):
     print("noise on stdout must not break the event stream")
     yield MetricsTable(name="table", columns=["key", "value"],
                        rows=[["sum", float(sum(ys))], ["draw", float(rng.random())], ["pid", os.getpid()]])
+    yield Gauge(name="gauge", title="The sum on a dial", value=float(sum(ys)), history=np.asarray(ys, float))
 
 
 def fail(params: EchoParams, ctx):
@@ -90,5 +114,7 @@ def export_marker(result, out_dir):
 
 
 @hookimpl
-def workbench_register_renderers(registry) -> None:
-    registry.add_renderer("curves", "wbtest_tasks:export_marker")
+def workbench_register_result_kinds(registry) -> None:
+    registry.add_result_kind(ResultKindSpec(kind="wbtest.gauge", cls="wbtest_tasks:Gauge",
+                                            figure="wbtest_tasks:gauge_figure", exporter="wbtest_tasks:export_marker"))
+    registry.add_result_kind(ResultKindSpec(kind="curves", cls="wbtest_tasks:Gauge"))

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtWidgets import QWidget
 
+from workbench.core.plugins import get_host
 from workbench.core.results import Result
+from workbench.core.specs import resolve_entry
 from workbench.gui.views.base import ResultView
-from workbench.gui.views.kinds import (
-    CurvesView,
-    GenericFigureView,
-    HeatmapView,
-    ImageGridView,
-    MetricsView,
-    RegionsView,
-    RegistrationView,
-    ScoresView,
-    TokenScoresView,
-)
-from workbench.render.figures import build_figure
-
-VIEWS: dict[str, type[ResultView]] = {
-    "metrics": MetricsView,
-    "scores": ScoresView,
-    "heatmap": HeatmapView,
-    "token-scores": TokenScoresView,
-    "regions": RegionsView,
-    "image-grid": ImageGridView,
-    "curves": CurvesView,
-    "registration": RegistrationView,
-}
+from workbench.gui.views.kinds import GenericFigureView
 
 
 class JsonView(ResultView):
@@ -52,10 +34,16 @@ class JsonView(ResultView):
 
 
 def create_view(result: Result) -> ResultView:
-    """The view for ``result``'s kind; plugin kinds with a figure builder get a plain figure view."""
-    cls = VIEWS.get(result.kind)
-    if cls is not None:
-        return cls(result)
-    if build_figure(result) is not None:
+    """The view the result's kind registered (through the registry, like the report): its own Qt view, else a
+    figure view of its figure builder, else a listing of its fields. A view that fails to load or build falls
+    back to the figure view, so one plugin's broken view never stops a run's tab from opening."""
+    spec = get_host().registry.kind(result.kind)
+    if spec is not None and spec.view:
+        try:
+            return resolve_entry(spec.view)(result)
+        except Exception:
+            logging.getLogger(__name__).exception("the view of result kind %r failed; showing its figure",
+                                                  result.kind)
+    if (spec is not None and spec.figure) or result.kind == "generic":
         return GenericFigureView(result)
     return JsonView(result)

@@ -161,11 +161,13 @@ class ScoresView(FigureView):
 
 
 class HeatmapView(FigureView):
-    """Image + overlay with opacity, colormap and signed/unsigned display."""
+    """Image + overlay with the heatmap kind's display options: opacity, colormap, signed/magnitude scale
+    (the same options the report's figure takes; the result itself is never changed)."""
 
     COLORMAPS = ("auto", "inferno", "viridis", "magma", "jet", "gray", "RdBu_r", "coolwarm", "PiYG")
+    SCALES = ("auto", "signed", "magnitude")
 
-    def __init__(self, result: R.Heatmap, parent: QWidget | None = None) -> None:
+    def __init__(self, result: R.Result, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
         self.opacity, self.opacity_label = add_slider(self, "opacity", steps=100)
         self.opacity.setValue(50)
@@ -173,42 +175,55 @@ class HeatmapView(FigureView):
         self.cmap.addItems(self.COLORMAPS)
         self.controls.addWidget(QLabel("colormap"))
         self.controls.addWidget(self.cmap)
-        self.signed = QCheckBox("signed (diverging, centred at 0)")
-        self.signed.setChecked(bool(result.signed))
-        self.controls.addWidget(self.signed)
+        self.scale = QComboBox()
+        self.scale.addItems(self.SCALES)
+        self.scale.setToolTip("auto: signed maps diverge around zero; signed: force a diverging scale; "
+                              "magnitude: show |map|")
+        self.controls.addWidget(QLabel("scale"))
+        self.controls.addWidget(self.scale)
         self.finish_controls()
         self.add_figure_area()
         self.opacity.valueChanged.connect(self.schedule_refresh)
         self.cmap.currentIndexChanged.connect(self.schedule_refresh)
-        self.signed.toggled.connect(self.schedule_refresh)
+        self.scale.currentIndexChanged.connect(self.schedule_refresh)
         self.draw_now()
-
-    def update_result(self, result: R.Result) -> None:
-        self.signed.blockSignals(True)
-        self.signed.setChecked(bool(result.signed))
-        self.signed.blockSignals(False)
-        super().update_result(result)
 
     def refresh(self) -> None:
         self.opacity_label.setText(f"{self.opacity.value() / 100:.2f}")
-        shown = dataclasses.replace(self.result, signed=self.signed.isChecked())
-        original, self.result = self.result, shown
-        try:
-            super().refresh()
-        finally:
-            self.result = original
-
-    def png_bytes(self) -> bytes:
-        original = self.result
-        self.result = dataclasses.replace(original, signed=self.signed.isChecked())
-        try:
-            return super().png_bytes()
-        finally:
-            self.result = original
+        super().refresh()
 
     def figure_options(self) -> dict[str, Any]:
         cmap = self.cmap.currentText()
-        return {"opacity": self.opacity.value() / 100, "cmap": None if cmap == "auto" else cmap}
+        return {"opacity": self.opacity.value() / 100, "colormap": "" if cmap == "auto" else cmap,
+                "scale": self.scale.currentText()}
+
+
+class HeatmapGridView(HeatmapView):
+    """Several maps (per word, per layer) with the same display options as a single heatmap."""
+
+
+class ImagePairsView(FigureView):
+    """Pairs side by side, or blended with a slider from the left image (0) to the right one (1)."""
+
+    def __init__(self, result: R.ImagePairs, parent: QWidget | None = None) -> None:
+        super().__init__(result, parent)
+        self.blend = QCheckBox("blend")
+        self.controls.addWidget(self.blend)
+        self.mix, self.mix_label = add_slider(self, f"{result.left_label} -> {result.right_label}", steps=100)
+        self.mix.setValue(50)
+        self.finish_controls()
+        self.add_figure_area()
+        self.blend.toggled.connect(self.schedule_refresh)
+        self.mix.valueChanged.connect(self.schedule_refresh)
+        self.draw_now()
+
+    def refresh(self) -> None:
+        self.mix_label.setText(f"{self.mix.value() / 100:.2f}")
+        self.mix.setEnabled(self.blend.isChecked())
+        super().refresh()
+
+    def figure_options(self) -> dict[str, Any]:
+        return {"mix": self.mix.value() / 100} if self.blend.isChecked() else {}
 
 
 class TokenScoresView(FigureView):
