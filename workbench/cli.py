@@ -206,35 +206,75 @@ def cmd_rerun(args) -> int:
     return 0 if new.state.value == "completed" else 1
 
 
-def _batch_printer():
+def _batch_printer(batch):
+    """One overall line per finished run (done / failed / running, ETA) on stderr."""
+    import time
+
     from workbench.core.batch import BatchEvent
 
+    t0 = time.monotonic()
+
     def on_event(event: BatchEvent) -> None:
-        if event.kind == "step-start":
-            print(f"== step {event.index}/{event.total}: {event.step.name}", file=sys.stderr, flush=True)
+        if event.kind not in ("step-start", "step-end"):
+            return
+        counts = batch.record.counts()
+        done = counts.get("completed", 0) + counts.get("failed", 0) + counts.get("cancelled", 0)
+        fresh = done - sum(s.reused for s in batch.record.steps)
+        eta = (time.monotonic() - t0) / fresh * (event.total - done) if fresh else 0.0
+        what = "start" if event.kind == "step-start" else event.step.state
+        print(f"== [{done}/{event.total} done, {counts.get('failed', 0)} failed, {counts.get('running', 0)} running"
+              f"{f', ETA {eta:.0f} s' if fresh else ''}] run {event.index}: {event.step.name}: {what}",
+              file=sys.stderr, flush=True)
 
     return on_event
 
 
+def _slurm_shard() -> str | None:
+    """``--shard`` from a SLURM array job's environment (task ids may start at any ``SLURM_ARRAY_TASK_MIN``)."""
+    import os
+
+    if "SLURM_ARRAY_TASK_ID" not in os.environ or "SLURM_ARRAY_TASK_COUNT" not in os.environ:
+        return None
+    first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+    return f"{int(os.environ['SLURM_ARRAY_TASK_ID']) - first + 1}/{int(os.environ['SLURM_ARRAY_TASK_COUNT'])}"
+
+
+def slurm_script(recipe: Path, out: Path, shards: int, gpus: int, cpus: int, name: str) -> str:
+    """An ``sbatch`` array script: each array task runs one shard of the recipe into its own folder; merge the
+    shards afterwards with ``workbench report OUT/shard-*``."""
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --array=0-{shards - 1}",
+             f"#SBATCH --cpus-per-task={cpus}", f"#SBATCH --output={out}/slurm-%A_%a.log"]
+    if gpus:
+        lines.append(f"#SBATCH --gres=gpu:{gpus}")
+    lines += ["set -euo pipefail", "# the shard comes from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT",
+              f'workbench batch "{recipe}" --keep-going --no-report --out "{out}/shard-$SLURM_ARRAY_TASK_ID"',
+              f'# when every task has finished: workbench report "{out}"/shard-* --out "{out}/report"', ""]
+    return "\n".join(lines)
+
+
 def run_batch(recipe_ref: str, out: Path | None, keep_going: bool, shard_spec: str | None,
-              report: bool, title: str | None = None) -> tuple[int, Path | None]:
+              report: bool, title: str | None = None, executor: str = "local",
+              force: bool = False) -> tuple[int, Path | None]:
     """Run a recipe through the core batch engine and print its summary; returns (exit code, report path)."""
     from workbench.core.batch import Batch
 
     batch = Batch.from_file(recipe_ref, _out_folder(str(out)) if out else None, keep_going=keep_going,
-                            shard_spec=shard_spec)
+                            shard_spec=shard_spec or _slurm_shard(), executor=executor, force=force)
     for note in batch.record.notes:
         print(f"note: {note}", file=sys.stderr)
     code = 0
     try:
-        record = batch.run(_batch_printer(), on_run_event=lambda step: _progress_printer(step.name))
+        record = batch.run(_batch_printer(batch), on_run_event=lambda step: _progress_printer(step.name))
     except KeyboardInterrupt:
         print("batch interrupted: the summary and the report cover the steps that finished", file=sys.stderr)
         record, code = batch.record, 130
-    print(f"\n{'step':<34} {'task':<28} {'state':<10} {'time':>8}  error")
+    print(f"\n{'step':<44} {'task':<24} {'state':<10} {'time':>8}  error")
     for step in record.steps:
-        print(f"{step.name[:34]:<34} {step.task[:28]:<28} {step.state:<10} {step.duration_s:>7.1f}s  "
+        state = "reused" if step.reused else step.state
+        print(f"{step.name[:44]:<44} {step.task[:24]:<24} {state:<10} {step.duration_s:>7.1f}s  "
               f"{step.error[:80]}")
+    for note in record.notes[len(batch.recipe.notes):]:
+        print(f"note: {note}")
     index = batch.write_report(title) if report else None
     if index is not None:
         print(f"\nreport: {index}")
@@ -245,8 +285,17 @@ def run_batch(recipe_ref: str, out: Path | None, keep_going: bool, shard_spec: s
 
 
 def cmd_batch(args) -> int:
+    if args.slurm_script:
+        from workbench.core.catalog import find_recipe
+        from workbench.core.errors import UserError
+
+        if not args.out:
+            raise UserError("--slurm-script needs --out: the shared folder the array tasks write into")
+        path = find_recipe(args.recipe).resolve()
+        print(slurm_script(path, Path(args.out).resolve(), args.slurm_script, args.gpus, args.cpus, path.stem))
+        return 0
     code, _ = run_batch(args.recipe, Path(args.out) if args.out else None, args.keep_going, args.shard,
-                        not args.no_report)
+                        not args.no_report, executor=args.executor, force=args.force)
     return code
 
 
@@ -267,10 +316,11 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from workbench.render.report import build_report
+    from workbench.render.report import build_report, expand_folders
 
-    run_dirs = [Path(p) for p in args.run_dirs]
-    out = Path(args.out) if args.out else run_dirs[0] / "report"
+    folders = [Path(p) for p in args.run_dirs]
+    run_dirs = expand_folders(folders)
+    out = Path(args.out) if args.out else folders[0] / "report"
     print(build_report(run_dirs, out))
     return 0
 
@@ -343,15 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("--out", help="batch folder (default: $WORKBENCH_HOME/batches/<time>-<name>)")
     p.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
-    p.add_argument("--shard", metavar="I/N", help="run every N-th step starting at I (split over machines)")
+    p.add_argument("--shard", metavar="I/N", help="run every N-th run starting at I (split over machines); "
+                   "default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in a SLURM array job")
+    p.add_argument("--executor", default="local", help="local (one run after another) or pool:N (N worker "
+                   "subprocesses, one GPU each when there are GPUs)")
+    p.add_argument("--force", action="store_true", help="run everything again instead of resuming the folder")
     p.add_argument("--no-report", action="store_true")
+    p.add_argument("--slurm-script", type=int, metavar="SHARDS", help="print an sbatch array script that runs the "
+                   "recipe in SHARDS array tasks into --out, then exit")
+    p.add_argument("--gpus", type=int, default=0, help="with --slurm-script: GPUs per array task")
+    p.add_argument("--cpus", type=int, default=4, help="with --slurm-script: CPUs per array task")
     p.set_defaults(fn=cmd_batch)
     p = sub.add_parser("demo", help="run the demo recipe and write its report")
     p.add_argument("--out", help="batch folder for the demo")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("recipes", help="list the shipped recipes (runnable by name with `workbench batch NAME`)")
     p.set_defaults(fn=cmd_recipes)
-    p = sub.add_parser("report", help="HTML report of one or more run folders")
+    p = sub.add_parser("report", help="HTML report of run folders and batch folders (shards are merged)")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
     p.set_defaults(fn=cmd_report)

@@ -8,12 +8,16 @@ report. A lock file refuses a second batch into the same folder while the first 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import queue
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from pydantic import BaseModel, Field
 from workbench.core import assets
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import UserError
+from workbench.core.params import jsonable_params, validate_params
 from workbench.core.recipes import Recipe, load_recipe, shard
 from workbench.core.runner import EventSink, RunEvent, Runner, RunRequest
 from workbench.core.runstore import RunStore, _alive, now
@@ -36,19 +41,23 @@ class BatchLockedError(UserError):
 
 
 class StepRecord(BaseModel):
-    """One step of a batch as ``batch.json`` records it."""
+    """One run of a batch as ``batch.json`` records it (a sweep step gives one per combination)."""
 
     index: int
     name: str
     task: str
+    key: str = ""
     state: str = "pending"
     run_dir: str = ""
     duration_s: float = 0.0
     error: str = ""
+    reused: bool = False
+    sweep_group: str = ""
+    sweep_values: dict[str, Any] = Field(default_factory=dict)
 
 
 class BatchRecord(BaseModel):
-    """``batch.json``: the recipe, where it ran, and every step's outcome."""
+    """``batch.json``: the recipe, where and how it ran, and every run's outcome."""
 
     schema_version: int = BATCH_SCHEMA
     name: str
@@ -58,6 +67,7 @@ class BatchRecord(BaseModel):
     started: str = Field(default_factory=now)
     finished: str = ""
     shard: str = ""
+    executor: str = "local"
     keep_going: bool = False
     host: str = Field(default_factory=socket.gethostname)
     pid: int = Field(default_factory=os.getpid)
@@ -130,23 +140,59 @@ def default_folder(recipe_name: str) -> Path:
     return assets.home() / "batches" / f"{stamp}-{recipe_name}"
 
 
+def run_key(request: RunRequest, registry) -> str:
+    """What makes two runs the same run: task, validated parameters, backend, device, seed, and the size and
+    modification time of every parameter that names an existing file (so a changed input is a new run)."""
+    spec = registry.runnable(request.task)
+    params = jsonable_params(validate_params(spec.params, request.params, revision=request.params_revision))
+    inputs = {}
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item and Path(item).expanduser().is_file():
+                stat = Path(item).expanduser().stat()
+                inputs[f"{key}:{item}"] = [stat.st_size, stat.st_mtime_ns]
+    doc = {"task": spec.qualified_id, "params": params, "backend": request.backend, "device": request.device,
+           "seed": request.seed, "inputs": inputs}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def parse_executor(spec: str) -> tuple[str, int]:
+    """``local``, ``pool:N`` (N worker subprocesses, one GPU each when there are GPUs)."""
+    if spec == "local":
+        return "local", 1
+    kind, _, count = spec.partition(":")
+    if kind == "pool" and count.isdigit() and int(count) >= 1:
+        return "pool", int(count)
+    raise UserError(f"--executor {spec!r}: use local or pool:N (N >= 1)")
+
+
 class Batch:
-    """One execution of a recipe into a folder. :meth:`run` returns the :class:`BatchRecord` it wrote."""
+    """One execution of a recipe into a folder. :meth:`run` returns the :class:`BatchRecord` it wrote.
+
+    Running a batch again into the same folder resumes it: runs that completed before (same key) are kept and
+    reported as reused, failed and interrupted ones run again; ``force`` runs everything again.
+    """
 
     def __init__(self, recipe: Recipe, recipe_path: Path, folder: Path | None = None, *, keep_going: bool = False,
-                 shard_spec: str | None = None, runner_factory: Callable[[RunStore], Runner] | None = None) -> None:
+                 shard_spec: str | None = None, executor: str = "local", force: bool = False,
+                 runner_factory: Callable[[RunStore], Runner] | None = None) -> None:
         self.recipe = recipe
         self.recipe_path = Path(recipe_path)
         self.folder = Path(folder) if folder else default_folder(recipe.name)
         self.keep_going = keep_going
+        self.force = force
+        self.executor, self.slots = parse_executor(executor)
         self.steps: list[RunRequest] = shard(recipe.steps, shard_spec) if shard_spec else list(recipe.steps)
         self.record = BatchRecord(name=recipe.name, recipe=str(self.recipe_path), folder=str(self.folder),
-                                  shard=shard_spec or "", keep_going=keep_going, notes=list(recipe.notes),
-                                  steps=[StepRecord(index=i, name=r.recipe_step or r.task, task=r.task)
+                                  shard=shard_spec or "", executor=executor, keep_going=keep_going,
+                                  notes=list(recipe.notes),
+                                  steps=[StepRecord(index=i, name=r.recipe_step or r.task, task=r.task,
+                                                    sweep_group=r.sweep_group, sweep_values=r.sweep_values)
                                          for i, r in enumerate(self.steps, start=1)])
         self._runner_factory = runner_factory or (lambda store: Runner(store=store))
-        self._current = None
+        self._jobs: dict[int, Any] = {}
         self._cancelled = False
+        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, recipe_ref: str | Path, folder: Path | None = None, **options: Any) -> Batch:
@@ -161,39 +207,66 @@ class Batch:
         return self.folder / "batch.json"
 
     def save(self) -> None:
-        atomic_write_text(self.json_path, self.record.model_dump_json(indent=1))
+        with self._lock:
+            text = self.record.model_dump_json(indent=1)
+        atomic_write_text(self.json_path, text)
 
     def cancel(self) -> None:
-        """Cancel the running step (from any thread); the remaining steps are skipped."""
+        """Cancel the running steps (from any thread); the remaining steps are skipped."""
         self._cancelled = True
-        if self._current is not None:
-            self._current.cancel()
+        for job in list(self._jobs.values()):
+            job.cancel()
+
+    def _previous(self) -> dict[str, StepRecord]:
+        """Completed runs of an earlier invocation into this folder, by key."""
+        if self.force or not self.json_path.is_file():
+            return {}
+        try:
+            old = BatchRecord.model_validate_json(self.json_path.read_text())
+        except ValueError:
+            return {}
+        return {s.key: s for s in old.steps if s.key and s.state == "completed" and s.run_dir
+                and (Path(s.run_dir) / "run.json").is_file()}
 
     def run(self, on_event: BatchSink | None = None, on_run_event: Callable[[StepRecord], EventSink] | None = None,
             ) -> BatchRecord:
         """Run every step; ``KeyboardInterrupt`` ends the batch ``interrupted`` with its summary written, then
         propagates. ``on_run_event(step)`` may give a per-step sink for the run's own events."""
+        from workbench.core.plugins import get_host
+
         emit = on_event or (lambda event: None)
         lock = BatchLock(self.folder / LOCK)
         lock.acquire()
         self._cancelled = False
         try:
+            done = self._previous()
             shutil.copyfile(self.recipe_path, self.folder / "recipe.yaml")
-            self.save()
             runner = self._runner_factory(RunStore(self.folder / "runs"))
-            failed = False
-            total = len(self.steps)
+            registry = get_host().registry
+            todo = []
             for request, step in zip(self.steps, self.record.steps):
-                if (failed and not self.keep_going) or self._cancelled:
-                    step.state = "skipped"
-                    continue
-                emit(BatchEvent("step-start", step.index, total, step))
-                self._run_step(runner, request, step, emit, on_run_event, total)
-                failed = failed or step.state != "completed"
-                self.save()
-                emit(BatchEvent("step-end", step.index, total, step))
+                try:
+                    step.key = run_key(request, registry)
+                except UserError:
+                    step.key = ""
+                if step.key in done:
+                    old = done[step.key]
+                    step.state, step.run_dir, step.duration_s, step.reused = "completed", old.run_dir, \
+                        old.duration_s, True
+                else:
+                    todo.append((request, step))
+            reused = len(self.steps) - len(todo)
+            if reused:
+                self.record.notes.append(f"resumed: {reused} completed run(s) kept from the previous invocation")
+            self.save()
+            if self.executor == "pool":
+                self._run_pool(runner, todo, emit, on_run_event)
+            else:
+                self._run_local(runner, todo, emit, on_run_event)
+            failed = any(s.state not in ("completed",) for s in self.record.steps)
             self.record.state = "cancelled" if self._cancelled else "failed" if failed else "completed"
         except KeyboardInterrupt:
+            self.cancel()
             for step in self.record.steps:
                 if step.state in ("pending", "running"):
                     step.state = "cancelled" if step.state == "running" else "skipped"
@@ -205,16 +278,62 @@ class Batch:
             lock.release()
         return self.record
 
+    def _run_local(self, runner: Runner, todo, emit: BatchSink, on_run_event) -> None:
+        failed = False
+        for request, step in todo:
+            if (failed and not self.keep_going) or self._cancelled:
+                step.state = "skipped"
+                continue
+            emit(BatchEvent("step-start", step.index, len(self.steps), step))
+            self._run_step(runner, request, step, emit, on_run_event)
+            failed = failed or step.state != "completed"
+            self.save()
+            emit(BatchEvent("step-end", step.index, len(self.steps), step))
+
+    def _run_pool(self, runner: Runner, todo, emit: BatchSink, on_run_event) -> None:
+        """Up to ``slots`` runs at once, each in a worker subprocess; one GPU per slot when GPUs are present."""
+        from workbench.core.devices import torch_cuda_devices
+
+        gpus = len(torch_cuda_devices())
+        slots = min(self.slots, gpus) if gpus else min(self.slots, os.cpu_count() or 1)
+        free: queue.Queue[int] = queue.Queue()
+        for slot in range(slots):
+            free.put(slot)
+        failed = threading.Event()
+
+        def one(request: RunRequest, step: StepRecord) -> None:
+            slot = free.get()
+            try:
+                if (failed.is_set() and not self.keep_going) or self._cancelled:
+                    step.state = "skipped"
+                    return
+                env = {"CUDA_VISIBLE_DEVICES": str(slot)} if gpus else {"OMP_NUM_THREADS": "1"}
+                emit(BatchEvent("step-start", step.index, len(self.steps), step))
+                self._run_step(runner, request.model_copy(update={"execution": "worker"}), step, emit,
+                               on_run_event, env)
+                if step.state != "completed":
+                    failed.set()
+                self.save()
+                emit(BatchEvent("step-end", step.index, len(self.steps), step))
+            finally:
+                free.put(slot)
+
+        with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="batch-pool") as pool:
+            futures = [pool.submit(one, request, step) for request, step in todo]
+            for future in futures:
+                future.result()
+
     def _run_step(self, runner: Runner, request: RunRequest, step: StepRecord, emit: BatchSink,
-                  on_run_event, total: int) -> None:
-        t0 = time.monotonic()
+                  on_run_event, env: dict[str, str] | None = None) -> None:
+        total = len(self.steps)
         step.state = "running"
         try:
             job = runner.prepare(request)
         except Exception as exc:
             step.state, step.error = "failed", str(exc)
             return
-        self._current = job
+        job.env.update(env or {})
+        self._jobs[step.index] = job
         step.run_dir = str(job.run_dir)
         self.save()
         sink = on_run_event(step) if on_run_event else None
@@ -224,6 +343,7 @@ class Batch:
                 sink(event)
             emit(BatchEvent("run", step.index, total, step, event))
 
+        t0 = time.monotonic()
         try:
             record = runner.execute(job, relay)
         except KeyboardInterrupt:
@@ -231,7 +351,7 @@ class Batch:
             step.duration_s = round(time.monotonic() - t0, 3)
             raise
         finally:
-            self._current = None
+            self._jobs.pop(step.index, None)
         step.state, step.error, step.duration_s = record.state.value, record.error, record.duration_s
 
     def run_dirs(self) -> list[Path]:

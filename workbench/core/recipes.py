@@ -20,6 +20,7 @@ from workbench.core.errors import RecipeError
 from workbench.core.params import ParamError, ParamsUpgradeWarning, format_validation_error, validate_params
 from workbench.core.registry import Registry, RegistryError
 from workbench.core.runner import RunRequest
+from workbench.core.sweeps import Sweep, expand_step
 
 RECIPE_VERSION = 1
 
@@ -30,11 +31,12 @@ class Recipe(BaseModel):
     notes: list[str] = []
 
 
-_STEP_KEYS = set(RunRequest.model_fields) - {"recipe_step"} | {"name"}
+_STEP_KEYS = set(RunRequest.model_fields) - {"recipe_step", "sweep_group", "sweep_values"} | {"name", "sweep"}
 _TOP_KEYS = {"name", "steps", "description", "version"}
 
 
-def parse_recipe(text: str, source: str, registry: Registry) -> Recipe:
+def parse_recipe(text: str, source: str, registry: Registry, base: Path | None = None) -> Recipe:
+    """Validate every step (each run of a sweep) against its task; globs are relative to ``base``."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -57,26 +59,33 @@ def parse_recipe(text: str, source: str, registry: Registry) -> Recipe:
         unknown = sorted(set(raw) - _STEP_KEYS)
         if unknown:
             raise RecipeError(f"{where}unknown key(s) {unknown}; allowed: {sorted(_STEP_KEYS)}")
-        fields: dict[str, Any] = {k: v for k, v in raw.items() if k != "name"}
-        fields["params"] = fields.get("params") or {}
-        fields["recipe_step"] = str(label)
-        try:
-            request = RunRequest.model_validate(fields)
-            spec = registry.runnable(request.task)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ParamsUpgradeWarning)
-                validate_params(spec.params, request.params, where=where, revision=request.params_revision)
-            notes += [str(w.message) for w in caught if issubclass(w.category, ParamsUpgradeWarning)]
-            if request.backend not in ("auto", "torch", "onnx") or request.device not in ("auto", "cpu"):
-                devices.resolve(spec, request.backend, request.device)
-        except ValidationError as exc:
-            raise RecipeError(where + format_validation_error(exc)) from None
-        except (RegistryError, devices.DeviceError) as exc:
-            raise RecipeError(f"{where}{exc}") from None
-        except ParamError as exc:
-            raise RecipeError(str(exc)) from None
-        steps.append(request)
+        for fields, name, values in expand_step(raw, str(label), base or Path.cwd(), where):
+            fields["params"] = fields.get("params") or {}
+            here = f"{source}: step {i} ({name}): " if values else where
+            request = _validated(fields, name, str(label) if values else "", values, here, registry, notes)
+            steps.append(request)
     return Recipe(name=str(doc.get("name", Path(source).stem)), steps=steps, notes=notes)
+
+
+def _validated(fields: dict[str, Any], name: str, group: str, values: dict[str, Any], where: str,
+               registry: Registry, notes: list[str]) -> RunRequest:
+    try:
+        request = RunRequest.model_validate({**fields, "recipe_step": name, "sweep_group": group,
+                                             "sweep_values": values})
+        spec = registry.runnable(request.task)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ParamsUpgradeWarning)
+            validate_params(spec.params, request.params, where=where, revision=request.params_revision)
+        notes += [str(w.message) for w in caught if issubclass(w.category, ParamsUpgradeWarning)]
+        if request.backend not in ("auto", "torch", "onnx") or request.device not in ("auto", "cpu"):
+            devices.resolve(spec, request.backend, request.device)
+    except ValidationError as exc:
+        raise RecipeError(where + format_validation_error(exc)) from None
+    except (RegistryError, devices.DeviceError) as exc:
+        raise RecipeError(f"{where}{exc}") from None
+    except ParamError as exc:
+        raise RecipeError(str(exc)) from None
+    return request
 
 
 def load_recipe(path: Path | str, registry: Registry) -> Recipe:
@@ -85,7 +94,7 @@ def load_recipe(path: Path | str, registry: Registry) -> Recipe:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"{path}: cannot read the recipe ({exc})") from None
-    return parse_recipe(text, str(path), registry)
+    return parse_recipe(text, str(path), registry, base=path.parent)
 
 
 def recipe_yaml(name: str, requests: list[RunRequest]) -> str:
@@ -129,6 +138,7 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
         "name": {"type": "string"}, "backend": {"type": "string"}, "device": {"type": "string"},
         "seed": RunRequest.model_json_schema()["properties"]["seed"],
         "execution": {"enum": ["auto", "inproc", "worker"]}, "params_revision": {"type": ["integer", "null"]},
+        "sweep": Sweep.model_json_schema(),
     }
     steps = [{"type": "object", "title": spec.title, "required": ["task"], "additionalProperties": False,
               "properties": {**common, "task": {"enum": [spec.id, spec.qualified_id]},

@@ -56,6 +56,8 @@ class RunRequest(BaseModel):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     execution: Literal["auto", "inproc", "worker"] = "auto"
     recipe_step: str = ""
+    sweep_group: str = ""
+    sweep_values: dict[str, Any] = {}
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Job:
     record: RunRecord
     spec: TaskSpec
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    env: dict[str, str] = field(default_factory=dict)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -202,7 +205,7 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
     """Run ``job`` in a subprocess; cancel kills it; a death without a final state marks the run failed."""
     run_dir, record = job.run_dir, job.record
     t0 = time.monotonic()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **job.env)
     with open(run_dir / "worker-stderr.txt", "wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.core.worker", str(run_dir)],
                                 stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env)
@@ -284,6 +287,7 @@ class Runner:
             "backend": request.backend, "device": request.device,
             "resolved_backend": placement.backend, "resolved_device": placement.device, "seed": request.seed,
             "execution": execution, "versions": devices.package_versions(), "recipe_step": request.recipe_step,
+            "sweep_group": request.sweep_group, "sweep_values": request.sweep_values,
         })
         return Job(run_dir=run_dir, record=record, spec=spec)
 

@@ -83,6 +83,8 @@ class RunRecord(BaseModel):
     workbench_version: str = __version__
     versions: dict[str, str] = Field(default_factory=dict)
     recipe_step: str = ""
+    sweep_group: str = ""
+    sweep_values: dict[str, Any] = Field(default_factory=dict)
 
     def request(self) -> dict[str, Any]:
         """The part of the record that re-runs it (a recipe step)."""
