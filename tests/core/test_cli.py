@@ -182,3 +182,16 @@ def test_gpu_check_skips_cleanly_without_a_gpu(env):
                          text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["status"].startswith("skipped")
+
+
+def test_report_skips_an_unreadable_run_and_reports_the_others(env, tmp_path):
+    store = tmp_path / "store"
+    assert wb("run", "test.echo", "--out", str(store), env=env).returncode == 0
+    good = next(store.iterdir())
+    bad = store / "corrupt-run"
+    bad.mkdir()
+    (bad / "run.json").write_text("{not json")
+    out = wb("report", str(good), str(bad), "--out", str(tmp_path / "rep"), env=env)
+    assert out.returncode == 0, out.stderr
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "unreadable, skipped" in html and "corrupt-run" in html and "test.echo" in html

@@ -128,11 +128,13 @@ def build_report(run_dirs: list[Path], out_dir: Path, title: str = "Alignment Wo
     parts = [f"<h1>{html.escape(title)}</h1>"]
     body: list[str] = []
     loaded: list[tuple[RunRecord, list[R.Result]]] = []
+    skipped: list[Exception] = []
     for run_dir in run_dirs:
         try:
             record = RunStore.load(run_dir)
             results = RunStore.results(run_dir)
         except (UserError, ResultFileError, OSError) as exc:
+            skipped.append(exc)
             body.append(f"<h2>{html.escape(str(run_dir))} <span class='meta failed'>[unreadable, skipped]</span>"
                         f"</h2><pre class='failed'>{html.escape(str(exc))}</pre>")
             continue
@@ -150,6 +152,8 @@ def build_report(run_dirs: list[Path], out_dir: Path, title: str = "Alignment Wo
         body.append("<details><summary>parameters and versions</summary><pre>"
                     + html.escape(json.dumps({"request": record.request(), "versions": record.versions}, indent=1))
                     + "</pre></details>")
+    if not loaded:
+        raise UserError("no readable run to report: " + ("; ".join(map(str, skipped)) or "no run folders given"))
     sweeps = sweep_results(loaded)
     if sweeps:
         parts.append("<h2>Sweeps</h2>")
