@@ -195,3 +195,15 @@ def test_report_skips_an_unreadable_run_and_reports_the_others(env, tmp_path):
     assert out.returncode == 0, out.stderr
     html = (tmp_path / "rep" / "index.html").read_text()
     assert "unreadable, skipped" in html and "corrupt-run" in html and "test.echo" in html
+
+
+def test_python_dash_m_workbench_and_a_closed_pipe(env):
+    out = subprocess.run([sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "plugins" in out.stdout
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "plugins"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -79,7 +79,7 @@ def read_image_folder(
                 out.images.append(read_image(path, mode))
             except ImageReadError as exc:
                 if on_error == "raise":
-                    raise ImageReadError(f"{exc} (pass on_error=skip to skip unreadable files)") from None
+                    raise ImageReadError(f"{exc} (set on_bad_image=skip to skip unreadable files)") from None
                 out.skipped.append(str(exc))
                 continue
             out.paths.append(path)
