@@ -23,13 +23,20 @@ def torch_and_onnx():
 
 
 def test_onnx_scores_match_torch(torch_and_onnx):
+    """Within the float32 error model of the export (relative bound ``rel`` per unit of output): scores that square
+    features (Mahalanobis, KNN distances) double the relative error, so they are held to 4 * rel."""
+    from workbench.api import FeaturesAndLogits, load_zoo_model
+    from workbench.core.onnx_export import parity_tolerance
+
+    rel = parity_tolerance(FeaturesAndLogits(load_zoo_model("digits-cnn")), 1.0)
     t, o = torch_and_onnx
     for det, sets in t["scores"].scores.items():
         for name, values in sets.items():
-            np.testing.assert_allclose(o["scores"].scores[det][name], values, rtol=1e-4, atol=1e-3)
+            scale = float(np.max(np.abs(values)))
+            np.testing.assert_allclose(o["scores"].scores[det][name], values, rtol=4 * rel, atol=4 * rel * scale)
     summary = dict(o["summary"].rows)
     assert summary["backend"] == "onnx-cpu"
-    assert summary["ONNX max |onnx - torch| (parity check)"] < 1e-4
+    assert summary["ONNX max |onnx - torch| (parity check)"] < rel * 100
 
 
 def test_metrics_are_meaningful_on_digits(torch_and_onnx):

@@ -50,7 +50,7 @@ class TextEncoder(nn.Module):
 
 
 def export_clip_onnx(clip, folder: Path, check_batch_sizes: tuple[int, ...] = (1, 2, 5),
-                     tolerance: float = 1e-4, exporter: str = "dynamo",
+                     tolerance: float | None = None, exporter: str = "dynamo",
                      names: tuple[str, str] = ("image_encoder.onnx", "text_encoder.onnx")) -> dict[str, ExportReport]:
     """Write the image and text encoders to ``folder / names[i]``; raises ``ExportError`` on a mismatch.
 

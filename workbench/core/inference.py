@@ -93,13 +93,15 @@ def _load_cached(onnx_path: Path) -> ExportReport | None:
         doc = json.loads(meta.read_text())
         return ExportReport(path=onnx_path, exporter=doc["exporter"], opset=int(doc["opset"]),
                             max_abs_diff={k: float(v) for k, v in doc["max_abs_diff"].items()},
-                            batch_sizes=tuple(doc["batch_sizes"]))
+                            batch_sizes=tuple(doc["batch_sizes"]),
+                            tolerance={k: float(v) for k, v in doc.get("tolerance", {}).items()},
+                            threads=tuple(doc.get("threads", ())))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def cached_export(module, example_inputs: tuple, input_names: Sequence[str], output_names: Sequence[str], *,
-                  check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float = 1e-4, exporter: str = "dynamo",
+                  check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float | None = None, exporter: str = "dynamo",
                   cache: Path | None = None) -> tuple[ExportReport, bool]:
     """The ONNX export of ``module`` from the cache, or exported now (parity-checked) and cached.
 
@@ -125,7 +127,7 @@ def cached_export(module, example_inputs: tuple, input_names: Sequence[str], out
 
 def inference_session(module, example_inputs: tuple, *, engine: str, device: str,
                       input_names: Sequence[str] = ("input",), output_names: Sequence[str] = ("output",),
-                      check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float = 1e-4,
+                      check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float | None = None,
                       onnx_file: Path | None = None, log_fn: Callable[[str], None] | None = None) -> InferenceSession:
     """``module`` on ``engine`` (``torch`` or ``onnx``) and ``device``; ``onnx_file`` uses a given export instead."""
     if engine != "onnx":
