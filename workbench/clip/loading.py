@@ -186,6 +186,14 @@ class LoadedClip:
         pixels = dense_inputs(images, self.model, self.mean, self.std, size=size, device=self.device)
         return dense_features(self.model, pixels, normalize=normalize)
 
+    @staticmethod
+    def region_features(dense, boxes, image_size, normalize: bool = True):
+        """RoIAlign region embeddings of pixel boxes (in an image of ``image_size = (h, w)``) from a dense map;
+        see :func:`workbench.clip.dense.region_features`."""
+        from workbench.clip.dense import region_features
+
+        return region_features(dense, boxes, image_size, normalize=normalize)
+
     @property
     def patch_grid(self) -> tuple[int, int]:
         return tuple(int(g) for g in self.model.visual.grid_size)

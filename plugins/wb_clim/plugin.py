@@ -1,0 +1,41 @@
+"""Hook implementations of the CLIM plugin: metadata only, no torch or open_clip."""
+
+from __future__ import annotations
+
+from wb_clim.params import RegionEvaluateParams, RegionScoreParams
+from workbench.api import Family, TaskSpec, hookimpl
+
+TORCH = ("torch-cuda", "torch-cpu")
+
+
+@hookimpl
+def workbench_register_tasks(registry) -> None:
+    registry.add_task(TaskSpec(
+        id="clim.region-score",
+        title="Open-vocabulary region scoring (dense CLIP features)",
+        family=Family.REGION,
+        entry="wb_clim.task_score:run",
+        params=RegionScoreParams,
+        description="CLIM-style region embeddings: the CLIP's dense map (value path in the last block), RoIAlign "
+                    "per box, cosine against prompted class names; per-box probabilities and top-k labels, the "
+                    "box x class similarities and dense class maps. Boxes from a JSON or COCO file or the shapes "
+                    "scenes' ground truth.",
+        backends=TORCH,
+        execution="worker",
+        outputs=("regions", "metrics", "heatmap-grid"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="clim.evaluate",
+        title="Region classification accuracy on shapes scenes",
+        family=Family.REGION,
+        entry="wb_clim.task_evaluate:run",
+        params=RegionEvaluateParams,
+        description="Top-1/top-5 and per-class accuracy and the confusions of ground-truth boxes classified by "
+                    "dense region features (colour x shape vocabulary), next to image-level zero-shot accuracy "
+                    "on one-object scenes; any CLIP (zoo id, open_clip name + weights, local-dir).",
+        backends=TORCH,
+        execution="worker",
+        outputs=("metrics", "regions"),
+        requires=("shapes-clip",),
+    ))
