@@ -60,3 +60,16 @@ class RegionEvaluateParams(VersionedParams, ClipFields, RegionFields, SceneField
                                                              "(the tiny CLIP card's set)")
     batch_size: int = Field(64, ge=1, le=4096)
     n_examples: int = Field(4, ge=0, le=64, description="scenes drawn with their predicted boxes")
+
+
+class MosaicParams(VersionedParams):
+    """CLIM's training-time mosaics of captioned shapes scenes with their pseudo-boxes (for teaching and checks)."""
+
+    grids: list[int] = Field(default_factory=lambda: [2, 3], description="mosaic grid sizes N (N x N cells); "
+                                                                        "CLIM trains with 2, 3 and 4")
+    batch_size: int = Field(13, ge=1, le=1024, description="captioned scenes split as in CLIM: each group of "
+                                                           "sum(N^2) scenes gives one mosaic per grid, the rest "
+                                                           "stay single")
+    split: str = Field("train", description="shapes-world split the scenes come from (train, test, novel)")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(64, ge=16, le=512, description="scene (cell) size in pixels")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wb_clim.params import RegionEvaluateParams, RegionScoreParams
+from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
@@ -37,5 +37,18 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH,
         execution="worker",
         outputs=("metrics", "regions"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="clim.mosaic",
+        title="CLIM mosaics and their pseudo-boxes",
+        family=Family.REGION,
+        entry="wb_clim.task_mosaic:run",
+        params=MosaicParams,
+        description="Tiles captioned shapes scenes into N x N mosaics as CLIM's training does: one pseudo-box per "
+                    "cell, row-major, labelled by its scene's caption; the scenes left over stay single.",
+        backends=("cpu",),
+        execution="inproc",
+        outputs=("regions", "image-grid", "metrics"),
         requires=("shapes-clip",),
     ))

@@ -80,3 +80,31 @@ def test_bad_mosaic_input():
         build_mosaic([_constant(0)] * 4, ["a"] * 3, 2)
     with pytest.raises(ValueError, match="at least 1x1"):
         cell_boxes(0)
+
+
+def test_mosaic_task_draws_mosaics_and_lists_cells(tmp_path):
+    from workbench.core.plugins import PluginHost
+    from workbench.core.registry import RegistryError
+    from workbench.core.runner import Runner, RunRequest
+    from workbench.core.runstore import RunState, RunStore
+
+    host = PluginHost()
+    try:
+        host.registry.task("clim.mosaic")
+    except RegistryError:
+        host = PluginHost(extra={"clim": "wb_clim.plugin"})
+    job, record = Runner(host=host).run(RunRequest(task="clim.mosaic", params={"batch_size": 15}, backend="cpu",
+                                                   execution="inproc"))
+    assert record.state == RunState.COMPLETED, record.error + record.traceback
+    results = {r.name: r for r in RunStore.results(job.run_dir)}
+    assert {"mosaic-0", "mosaic-1", "singles", "cells"} <= set(results)
+    assert results["mosaic-1"].image.shape == (192, 192, 3) and len(results["mosaic-1"].boxes) == 9
+    assert len(results["singles"].images) == 2 and len(results["cells"].rows) == 13
+    assert "1 group(s) of 13 give 2 mosaic(s); 2 single scene(s)" in results["cells"].notes
+    from workbench.render.export import export_result
+
+    for result in results.values():
+        assert export_result(result, tmp_path / "png")
+    _, bad = Runner(host=host).run(RunRequest(task="clim.mosaic", params={"grids": [0]}, backend="cpu",
+                                              execution="inproc"))
+    assert bad.state == RunState.FAILED and "grids must be sizes from 1 to 8" in bad.error
