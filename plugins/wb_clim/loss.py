@@ -68,9 +68,10 @@ def clim_loss(clip, images: Sequence[np.ndarray], captions: Sequence[str], grids
     return contrastive_loss(image, text, clip.model.logit_scale.exp())
 
 
-def unlock_last_blocks(clip, n: int) -> list[str]:
+def unlock_last_blocks(clip, n: int, train_scale: bool = True) -> list[str]:
     """Freeze the model but the last ``n`` vision transformer blocks (``ln_post``, ``proj`` and the text tower stay
-    frozen, as in CLIM's ``lock_image`` with ``unlocked_groups``); returns the names of the trainable tensors."""
+    frozen, as in CLIM's ``lock_image`` with ``unlocked_groups``) and, with ``train_scale``, the logit scale;
+    returns the names of the trainable tensors."""
     blocks = clip.model.visual.transformer.resblocks
     if not 0 <= n <= len(blocks):
         raise ValueError(f"the vision tower has {len(blocks)} blocks; cannot unlock {n}")
@@ -79,6 +80,8 @@ def unlock_last_blocks(clip, n: int) -> list[str]:
     for block in list(blocks)[len(blocks) - n:]:
         for p in block.parameters():
             p.requires_grad_(True)
+    if train_scale and getattr(clip.model, "logit_scale", None) is not None:
+        clip.model.logit_scale.requires_grad_(True)
     return [name for name, p in clip.model.named_parameters() if p.requires_grad]
 
 

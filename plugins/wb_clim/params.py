@@ -73,3 +73,28 @@ class MosaicParams(VersionedParams):
     split: str = Field("train", description="shapes-world split the scenes come from (train, test, novel)")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world")
     image_size: int = Field(64, ge=16, le=512, description="scene (cell) size in pixels")
+
+
+class TuneParams(VersionedParams, ClipFields):
+    """CLIM tuning: mosaic region embeddings against their captions, last vision blocks only, weight ensemble."""
+
+    steps: int = Field(300, ge=1, le=1_000_000, description="optimizer steps; step k uses train scenes k*B .. k*B+B-1")
+    batch_size: int = Field(32, ge=1, le=4096, description="captioned scenes per step (CLIM: 32 per GPU)")
+    grids: list[int] = Field(default_factory=lambda: [2, 3, 4], description="mosaic grid sizes; each group of "
+                                                                           "sum(N^2) scenes gives one mosaic each")
+    mosaic_size: int = Field(0, ge=0, le=4096, description="shorter side of the mosaics' dense map in pixels (CLIM: "
+                                                           "1024 for 224 px models); 0: image size x largest grid")
+    unlocked_blocks: int = Field(2, ge=0, le=64, description="last vision blocks trained (CLIM: 6 of 12); the text "
+                                                             "tower, ln_post and proj stay frozen")
+    lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW peak learning rate (CLIM: 1e-5), linear warmup, "
+                                                      "cosine decay")
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    alpha: float = Field(0.7, ge=0, le=1, description="saved weights: alpha * tuned + (1 - alpha) * original")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(64, ge=16, le=512, description="scene size in pixels")
+    eval_scenes: int = Field(100, ge=1, le=100_000, description="test scenes for the before/after region accuracy")
+    checkpoint_every: int = Field(50, ge=1)
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")

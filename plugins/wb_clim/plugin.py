@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams
+from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams, TuneParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
@@ -50,5 +50,19 @@ def workbench_register_tasks(registry) -> None:
         backends=("cpu",),
         execution="inproc",
         outputs=("regions", "image-grid", "metrics"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="clim.tune",
+        title="CLIM tuning on captioned shapes scenes",
+        family=Family.REGION,
+        entry="wb_clim.task_tune:run",
+        params=TuneParams,
+        description="Contrastive Language-Image Mosaic: scenes tiled into mosaics, each cell's region embedding "
+                    "against its caption (text tower frozen), last vision blocks trained, resumable; saves the "
+                    "weight-space ensemble as an open_clip folder and reports region accuracy before and after.",
+        backends=TORCH,
+        execution="worker",
+        outputs=("curves", "metrics"),
         requires=("shapes-clip",),
     ))

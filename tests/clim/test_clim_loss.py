@@ -75,7 +75,8 @@ def test_mosaic_cell_regions_are_the_dense_maps_cells(random_clip):
 
 def test_unlock_last_blocks_and_weight_ensemble(random_clip):
     names = unlock_last_blocks(random_clip, 1)
-    assert names and all(n.startswith("visual.transformer.resblocks.2.") for n in names)
+    assert names[0] == "logit_scale" and all(n.startswith("visual.transformer.resblocks.2.") for n in names[1:])
+    assert unlock_last_blocks(random_clip, 0, train_scale=False) == []
     assert not random_clip.model.visual.proj.requires_grad
     with pytest.raises(ValueError, match="cannot unlock 9"):
         unlock_last_blocks(random_clip, 9)
