@@ -161,3 +161,12 @@ def test_bad_inputs_are_named(random_clip):
         dense_features(torch.nn.Linear(2, 2), torch.zeros(1, 3, 8, 8))
     with pytest.raises(DenseFeaturesError, match="multiples of the patch size"):
         dense_features(random_clip.model, torch.zeros(1, 3, 60, 64))
+
+
+def test_custom_attention_blocks_are_refused(random_clip):
+    import copy
+
+    clip = copy.deepcopy(random_clip)
+    clip.model.visual.transformer.resblocks[-1].attn = torch.nn.Identity()
+    with pytest.raises(DenseFeaturesError, match="nn.MultiheadAttention"):
+        clip.dense_features(_image())

@@ -40,6 +40,11 @@ def _vision_tower(model: nn.Module) -> nn.Module:
     if missing:
         raise DenseFeaturesError(f"dense features need an open_clip VisionTransformer; {type(visual).__name__} "
                                  f"has no {', '.join(missing)} (ResNet and timm towers are not supported)")
+    last = visual.transformer.resblocks[-1]
+    if not isinstance(getattr(last, "attn", None), nn.MultiheadAttention) or last.attn.in_proj_weight is None:
+        raise DenseFeaturesError(f"dense features need the last vision block to use nn.MultiheadAttention with a "
+                                 f"packed in-projection; {type(last).__name__} does not (custom attention blocks "
+                                 "are not supported)")
     if getattr(visual, "attn_pool", None) is not None:
         raise DenseFeaturesError("dense features are not defined for a vision tower with attentional pooling "
                                  "(CoCa-style); use a plain ViT CLIP")
