@@ -76,3 +76,16 @@ def test_image_zero_shot_matches_the_shapes_plugins_measure(clim_runner, zoo_cli
     scenes = generate_scenes(40, "test", 0, 64, 1, 1, start=1_000_000)
     expected = zero_shot(zoo_clip, scenes)["colour_shape_accuracy"]
     assert summary["image zero-shot top-1 (one-object scenes)"] == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("source", ["local-dir", "vit-b-32"])
+def test_evaluate_takes_any_clip(clim_runner, random_clip, tmp_path, source):
+    if source == "local-dir":
+        from workbench.api import save_clip_dir
+
+        params = {"model": f"local-dir:{save_clip_dir(random_clip, tmp_path / 'clip')}"}
+    else:
+        params = {"model": "ViT-B-32", "weights": "random"}
+    results = _run(clim_runner, {**params, "n_scenes": 2, "n_single": 1, "n_examples": 0})
+    assert results["summary"].rows[0][0] == "region top-1"
+    assert params["model"] in results["summary"].notes
