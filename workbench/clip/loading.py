@@ -177,6 +177,23 @@ class LoadedClip:
 
         return image_tokens(self.model, self.preprocess(images))
 
+    def dense_features(self, images, size: int | None = None, normalize: bool = True):
+        """Dense joint-space map ``[B, D, h, w]`` of the whole image(s) (value path in the last block, MaskCLIP /
+        CLIM style); ``size`` is the shorter side in pixels (default: the model's). See :mod:`workbench.clip.dense`
+        and its ``region_features`` for boxes."""
+        from workbench.clip.dense import dense_features, dense_inputs
+
+        pixels = dense_inputs(images, self.model, self.mean, self.std, size=size, device=self.device)
+        return dense_features(self.model, pixels, normalize=normalize)
+
+    @staticmethod
+    def region_features(dense, boxes, image_size, normalize: bool = True):
+        """RoIAlign region embeddings of pixel boxes (in an image of ``image_size = (h, w)``) from a dense map;
+        see :func:`workbench.clip.dense.region_features`."""
+        from workbench.clip.dense import region_features
+
+        return region_features(dense, boxes, image_size, normalize=normalize)
+
     @property
     def patch_grid(self) -> tuple[int, int]:
         return tuple(int(g) for g in self.model.visual.grid_size)

@@ -1,0 +1,100 @@
+"""Parameter models of the CLIM plugin (cheap to import: used when plugins are listed)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from workbench.api import VersionedParams
+
+
+class ClipFields(BaseModel):
+    """Which CLIP to load (the host CLIP service: zoo id, open_clip name + weights, ``local-dir:``)."""
+
+    model: str = Field("tiny-clip", description="zoo model id (e.g. 'tiny-clip'), open_clip architecture (e.g. "
+                                                "ViT-B-32, with weights) or 'local-dir:/folder'")
+    weights: str = Field("", description="local weights file, 'random' for random initialisation, or a hub tag "
+                                         "when online; empty: the zoo's / folder's own weights")
+
+
+class RegionFields(BaseModel):
+    """How boxes are scored against the vocabulary."""
+
+    template: str = Field("a {}", description="prompt template; '{}' is replaced by each class name")
+    inference_size: int = Field(0, ge=0, le=4096, description="shorter image side in pixels for the dense map "
+                                                              "(positional embeddings interpolated); 0: the "
+                                                              "model's own image size")
+    temperature: float = Field(0.0, ge=0, le=1000, description="softmax temperature of box-class cosines; 0: the "
+                                                               "model's logit_scale.exp() (F-VLM uses 75)")
+
+
+class SceneFields(BaseModel):
+    """The shapes world's annotated test scenes."""
+
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(64, ge=32, le=512, description="scene size in pixels")
+    min_objects: int = Field(2, ge=1, le=4, description="objects per scene, at least")
+    max_objects: int = Field(4, ge=1, le=4, description="objects per scene, at most")
+
+
+class RegionScoreParams(VersionedParams, ClipFields, RegionFields, SceneFields):
+    """Open-vocabulary scoring of boxes: per-box class probabilities, top-k labels, dense class maps."""
+
+    image: str = Field("", description="an image file (with 'boxes'); empty: shapes test scenes, or the images "
+                                       "of a COCO 'boxes' file")
+    boxes: str = Field("", description="a JSON file of boxes [{\"box\": [x0, y0, x1, y1], \"label\": optional}, "
+                                       "...] in the image's pixels, or COCO annotations (images, annotations with "
+                                       "bbox [x, y, w, h], categories); empty: the scenes' ground-truth boxes")
+    image_root: str = Field("", description="folder that COCO file names start from (default: the file's folder)")
+    classes: list[str] = Field(default_factory=list, description="class names; empty: the shapes world's colour x "
+                                                                 "shape vocabulary (a COCO file: its categories)")
+    n_scenes: int = Field(4, ge=1, le=1000, description="without 'image'/'boxes': how many shapes test scenes")
+    top_k: int = Field(5, ge=1, le=100, description="labels listed per box")
+    max_views: int = Field(4, ge=0, le=100, description="images drawn with their boxes and class maps")
+
+
+class RegionEvaluateParams(VersionedParams, ClipFields, RegionFields, SceneFields):
+    """Region classification and image zero-shot accuracy of a CLIP on annotated shapes scenes."""
+
+    n_scenes: int = Field(300, ge=1, le=100_000, description="test scenes with 2-4 objects (every object a box)")
+    n_single: int = Field(300, ge=0, le=100_000, description="one-object test scenes for image-level zero-shot "
+                                                             "(the tiny CLIP card's set)")
+    batch_size: int = Field(64, ge=1, le=4096)
+    n_examples: int = Field(4, ge=0, le=64, description="scenes drawn with their predicted boxes")
+
+
+class MosaicParams(VersionedParams):
+    """CLIM's training-time mosaics of captioned shapes scenes with their pseudo-boxes (for teaching and checks)."""
+
+    grids: list[int] = Field(default_factory=lambda: [2, 3], description="mosaic grid sizes N (N x N cells); "
+                                                                        "CLIM trains with 2, 3 and 4")
+    batch_size: int = Field(13, ge=1, le=1024, description="captioned scenes split as in CLIM: each group of "
+                                                           "sum(N^2) scenes gives one mosaic per grid, the rest "
+                                                           "stay single")
+    split: str = Field("train", description="shapes-world split the scenes come from (train, test, novel)")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(64, ge=16, le=512, description="scene (cell) size in pixels")
+
+
+class TuneParams(VersionedParams, ClipFields):
+    """CLIM tuning: mosaic region embeddings against their captions, last vision blocks only, weight ensemble."""
+
+    steps: int = Field(300, ge=1, le=1_000_000, description="optimizer steps; step k uses train scenes k*B .. k*B+B-1")
+    batch_size: int = Field(32, ge=1, le=4096, description="captioned scenes per step (CLIM: 32 per GPU)")
+    grids: list[int] = Field(default_factory=lambda: [2, 3, 4], description="mosaic grid sizes; each group of "
+                                                                           "sum(N^2) scenes gives one mosaic each")
+    mosaic_size: int = Field(0, ge=0, le=4096, description="shorter side of the mosaics' dense map in pixels (CLIM: "
+                                                           "1024 for 224 px models); 0: image size x largest grid")
+    unlocked_blocks: int = Field(2, ge=0, le=64, description="last vision blocks trained (CLIM: 6 of 12); the text "
+                                                             "tower, ln_post and proj stay frozen")
+    lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW peak learning rate (CLIM: 1e-5), linear warmup, "
+                                                      "cosine decay")
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    alpha: float = Field(0.7, ge=0, le=1, description="saved weights: alpha * tuned + (1 - alpha) * original")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(64, ge=16, le=512, description="scene size in pixels")
+    eval_scenes: int = Field(100, ge=1, le=100_000, description="test scenes for the before/after region accuracy")
+    checkpoint_every: int = Field(50, ge=1)
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")
