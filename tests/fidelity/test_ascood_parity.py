@@ -120,8 +120,8 @@ def test_shuffle_and_gaussian_outliers_match_the_reference(stats, n, channels, h
     torch.testing.assert_close(_normalise(net, out), 0.1 * torch.randn(x.shape, generator=g), atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("ood_type", ["gradient", "shuffle", "gaussian"])
-def test_training_step_matches_the_reference_loss_and_gradients(ood_type):
+def step_differences(ood_type: str) -> tuple[float, float, float]:
+    """|loss - reference|, max |parameter grad - reference| and the reference's largest |grad| for one step."""
     net = _net(IMAGENET, seed=3)
     ref = _net(IMAGENET, seed=3)
     x, y, g = _batch(12, 3, 16, 2)
@@ -133,7 +133,7 @@ def test_training_step_matches_the_reference_loss_and_gradients(ood_type):
     loss.backward()
     # reference: epoch_idx 5 of 10 (our 0-based 4), outliers in normalised units, one forward over both halves
     alpha = (300.0 - 30.0) * (1 - 5 / 10) + 30.0
-    assert logs["alpha"] == pytest.approx(alpha)
+    assert logs["alpha"] == alpha
     g.set_state(state)
     x_n = _normalise(ref, x)
     if ood_type == "gaussian":
@@ -150,9 +150,15 @@ def test_training_step_matches_the_reference_loss_and_gradients(ood_type):
     want = F.cross_entropy(logit[:12], y) + 1.0 * torch.nn.KLDivLoss(reduction="batchmean")(
         F.log_softmax(logit[12:], 1), uniform)
     want.backward()
-    assert abs(loss.item() - want.item()) < 1e-4 * max(1.0, abs(want.item()))
-    for a, b in zip(net.parameters(), ref.parameters()):
-        torch.testing.assert_close(a.grad, b.grad, atol=1e-4, rtol=1e-3)
+    grad_diff = max(float((a.grad - b.grad).abs().max()) for a, b in zip(net.parameters(), ref.parameters()))
+    grad_scale = max(float(b.grad.abs().max()) for b in ref.parameters())
+    return abs(loss.item() - want.item()), grad_diff, grad_scale
+
+
+@pytest.mark.parametrize("ood_type", ["gradient", "shuffle", "gaussian"])
+def test_training_step_matches_the_reference_loss_and_gradients(ood_type):
+    loss_diff, grad_diff, grad_scale = step_differences(ood_type)
+    assert loss_diff < 1e-5 and grad_diff < 1e-5 * max(1.0, grad_scale), (loss_diff, grad_diff, grad_scale)
 
 
 def test_alpha_schedule_counts_epochs_from_one_and_ends_at_alpha_min():
