@@ -69,17 +69,19 @@ def main() -> None:
     methods = {
         "ce": CEMethod(),
         "mixoe (mixup)": MixOEMethod(MixOEParams(), outliers, classes),
+        "mixoe (mixup, 1 pass)": MixOEMethod(MixOEParams(forward_passes="one"), outliers, classes),
         "mixoe (cutmix)": MixOEMethod(MixOEParams(mix_op="cutmix", alpha=2.0), outliers, classes),
         "palm": PALMMethod(PALMParams(), classes, augment),
+        "palm (pre-update)": PALMMethod(PALMParams(palm_assignment="pre-update"), classes, augment),
         "ascood (gradient)": ASCOODMethod(ASCOODParams(), classes),
         "ascood (shuffle)": ASCOODMethod(ASCOODParams(ood_type="shuffle"), classes),
     }
     times = {name: time_method(m, arch, x, y, args.steps, args.warmup, 1e-3) for name, m in methods.items()}
     print(f"backbone {args.backbone}, batch {args.batch}, {args.size}x{args.size}, device {args.device}, "
           f"{args.threads} thread(s); median of {args.steps} steps")
-    print(f"{'method':<20} {'ms/step':>9} {'x CE':>6}")
+    print(f"{'method':<22} {'ms/step':>9} {'x CE':>6}")
     for name, t in times.items():
-        print(f"{name:<20} {1000 * t:>9.1f} {t / times['ce']:>6.2f}")
+        print(f"{name:<22} {1000 * t:>9.1f} {t / times['ce']:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,11 @@ class PosthocParams(VersionedParams):
     knn_k: int = Field(50, ge=1, description="KNN: distance to the k-th nearest normalised training feature")
     batch_size: int = Field(256, ge=1, le=8192)
     top_k_images: int = Field(16, ge=0, le=256, description="how many of the most OOD-looking inputs to show")
+    aupr: Literal["openood", "average-precision"] = Field(
+        "openood", description="AUPR-In/Out: openood = trapezoidal area under the precision-recall curve as "
+                               "OpenOOD v1.5 computes it; average-precision = step-wise average precision "
+                               "(scikit-learn average_precision_score)")
+    fpr95: Literal["openood", "every-threshold"] = Field(
+        "openood", description="FPR@95: openood = read on scikit-learn's ROC curve with collinear points dropped, "
+                               "as OpenOOD v1.5 does (differs only with tied scores); every-threshold = at the "
+                               "first distinct threshold reaching 95% TPR")

@@ -81,10 +81,11 @@ def run(params: PosthocParams, ctx: RunContext):
     yield MetricsTable(
         name="ood-metrics", title="OOD detection metrics",
         columns=["detector", "ood set", "group", *METRIC_COLUMNS],
-        rows=metrics_rows(scores, ID_SET, groups),
+        rows=metrics_rows(scores, ID_SET, groups, params.aupr, params.fpr95),
         notes="Scores are confidences (higher = ID). fpr95_id_pos: fraction of OOD accepted at 95% ID kept "
               "(PALM/MixOE); fpr95_ood_pos: fraction of ID rejected at 95% OOD caught (OpenOOD v1.5). "
-              "AUPR-In: ID positive; AUPR-Out: OOD positive.",
+              f"AUPR-In: ID positive; AUPR-Out: OOD positive. AUPR: {params.aupr}; FPR@95 ROC points: "
+              f"{params.fpr95}.",
     )
     yield ScoreSet(name="scores", title="Detector scores (higher = more in-distribution)", scores=scores,
                    id_set=ID_SET, groups=groups)

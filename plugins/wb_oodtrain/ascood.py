@@ -4,6 +4,15 @@ The attribution ``g = d logit_y / dx`` (eval mode) ranks pixels; the most attrib
 destroyed: pushed along ``g`` (gradient), permuted among themselves (shuffle), or the whole image is replaced by
 noise (gaussian). The classifier sees standardised features; the loss is CE on ID plus ``w * KL(u || p)`` on
 the outliers. i-ODIN, the paper's score, perturbs only the single most attributed input element.
+
+The reference (sudarshanregmi/ASCOOD @f351789, ``openood/trainers/ascood_trainer.py`` and
+``openood/postprocessors/iodin_postprocessor.py``) works on the normalised tensors the network sees, so by default
+(``outlier_space="normalised"``) the attribution is taken with respect to ``(x - mean) / std``, the gradient step,
+the shuffle ranking and the gaussian noise are in those units, and i-ODIN picks the element of largest normalised
+gradient (its step is ``epsilon`` in pixel units, as ODIN's). Our networks normalise inside (``OODNet``), so the
+outliers are mapped back to pixels before the forward pass. ``outlier_space="raw"`` is the earlier variant that
+acts on [0, 1] pixels; both are the same when mean 0 / std 1 (the digits world). The alpha schedule counts epochs
+1..E as the reference's training loop does, so the last epoch uses ``alpha_min``.
 """
 
 from __future__ import annotations
@@ -11,6 +20,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def input_stats(net, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel mean and std the network normalises its input with (``OODNet`` buffers), broadcastable to
+    ``like``; 0 and 1 for a network that has none."""
+    mean, std = getattr(net, "mean", None), getattr(net, "std", None)
+    if not isinstance(mean, torch.Tensor) or not isinstance(std, torch.Tensor):
+        return like.new_zeros(()), like.new_ones(())
+    return mean.to(like), std.to(like)
 
 
 def saliency(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -24,15 +42,20 @@ def saliency(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return grad.detach()
 
 
-def gradient_outliers(x: torch.Tensor, grad: torch.Tensor, alpha: float, p_inv: float) -> torch.Tensor:
-    """``x + alpha * g`` on the top ``p_inv`` fraction of ``|g|`` elements (over C*H*W), untouched elsewhere."""
-    n = len(x)
+def gradient_step(grad: torch.Tensor, alpha: float, p_inv: float) -> torch.Tensor:
+    """``alpha * g`` on the top ``p_inv`` fraction of ``|g|`` elements (over C*H*W), zero elsewhere."""
+    n = len(grad)
     flat = grad.reshape(n, -1)
     k = int(flat.shape[1] * p_inv)
     mask = torch.zeros_like(flat)
     if k > 0:
         mask.scatter_(1, flat.abs().topk(k, dim=1).indices, 1.0)
-    return (x + alpha * grad * mask.view_as(x)).detach()
+    return (alpha * grad * mask.view_as(grad)).detach()
+
+
+def gradient_outliers(x: torch.Tensor, grad: torch.Tensor, alpha: float, p_inv: float) -> torch.Tensor:
+    """``x + alpha * g`` on the top ``p_inv`` fraction of ``|g|`` elements (over C*H*W), untouched elsewhere."""
+    return (x + gradient_step(grad, alpha, p_inv)).detach()
 
 
 def shuffle_outliers(x: torch.Tensor, grad: torch.Tensor, p_inv: float, gen: torch.Generator) -> torch.Tensor:
@@ -64,19 +87,28 @@ def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
 
 
 def alpha_at(epoch: int, epochs: int, alpha_max: float, alpha_min: float) -> float:
-    """Linear decay from ``alpha_max`` (first epoch) toward ``alpha_min``."""
-    return (alpha_max - alpha_min) * (1.0 - epoch / epochs) + alpha_min
+    """Alpha during epoch ``epoch`` (0-based, as the trainer counts): the reference's linear decay
+    ``alpha_min + (alpha_max - alpha_min)(1 - e/E)`` with ``e = epoch + 1`` running 1..E, so the last epoch uses
+    ``alpha_min``."""
+    return (alpha_max - alpha_min) * (1.0 - (epoch + 1) / epochs) + alpha_min
 
 
 def synthesise(net, x: torch.Tensor, y: torch.Tensor, ood_type: str, alpha: float, p_inv: float,
-               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Virtual outliers of ``x`` and the attribution used (None for gaussian)."""
+               gen: torch.Generator, space: str = "normalised") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Virtual outliers of ``x`` (pixels) and the attribution used (None for gaussian).
+
+    ``space="normalised"``: the synthesis acts on ``(x - mean) / std`` with the attribution taken there
+    (``d logit / d x_n = std * d logit / d x``); the outliers are returned in pixels. ``space="raw"``: on pixels.
+    """
+    if space not in ("normalised", "raw"):
+        raise ValueError(f"outlier_space must be 'normalised' or 'raw', got {space!r}")
+    mean, std = input_stats(net, x) if space == "normalised" else (x.new_zeros(()), x.new_ones(()))
     if ood_type == "gaussian":
-        return gaussian_outliers(x, alpha, gen), None
-    grad = saliency(net, x, y)
+        return mean + std * gaussian_outliers(x, alpha, gen), None
+    grad = saliency(net, x, y) * std
     if ood_type == "shuffle":
         return shuffle_outliers(x, grad, p_inv, gen), grad
-    return gradient_outliers(x, grad, alpha, p_inv), grad
+    return (x + std * gradient_step(grad, alpha, p_inv)).detach(), grad
 
 
 class ASCOODMethod:
@@ -96,7 +128,7 @@ class ASCOODMethod:
     def loss(self, model, net, x, y, gen, epoch: int, epochs: int) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.p
         alpha = alpha_at(epoch, epochs, p.alpha_max, p.alpha_min)
-        x_out, _ = synthesise(net, x, y, p.ood_type, alpha, p.p_inv, gen)
+        x_out, _ = synthesise(net, x, y, p.ood_type, alpha, p.p_inv, gen, p.outlier_space)
         logits = model(torch.cat([x, x_out]))
         ce = F.cross_entropy(logits[:len(x)], y)
         kl = kl_to_uniform(logits[len(x):])
@@ -104,16 +136,23 @@ class ASCOODMethod:
 
 
 def i_odin(net, images: np.ndarray, temperature: float, epsilon: float, batch_size: int, device: str) -> np.ndarray:
-    """i-ODIN: ODIN's step against the predicted class's loss, on the single largest-|grad| element only."""
+    """i-ODIN: ODIN's step against the predicted class's loss, on the single element of largest gradient.
+
+    As in the reference, the element is chosen by the gradient with respect to the normalised input (the pixel
+    gradient times the network's input std) and the step is ``epsilon`` in pixel units, with sign +1 where the
+    gradient is >= 0 and -1 elsewhere.
+    """
     out = []
     for i in range(0, len(images), batch_size):
         x = torch.from_numpy(images[i:i + batch_size]).to(device).requires_grad_(True)
         logits = net(x) / temperature
         (grad,) = torch.autograd.grad(F.cross_entropy(logits, logits.argmax(1)), x)
+        grad = grad * input_stats(net, grad)[1]
         flat = grad.reshape(len(x), -1)
         mask = torch.zeros_like(flat).scatter_(1, flat.abs().argmax(1, keepdim=True), 1.0).view_as(x)
+        sign = torch.where(grad >= 0, 1.0, -1.0)
         with torch.no_grad():
-            perturbed = net(x - epsilon * grad.sign() * mask) / temperature
+            perturbed = net(x - epsilon * sign * mask) / temperature
             out.append(torch.softmax(perturbed, 1).max(1).values.cpu().numpy())
     return np.concatenate(out)
 

@@ -18,6 +18,9 @@ from wb_oodtrain.params import DataParams
 from workbench.api import ImageReadError, load_sample, read_image_folder, read_image_tree
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# per-dataset RGB statistics as OpenOOD (and ASCOOD, built on it) normalise CIFAR: preprocessors/transform.py
+RGB_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+             "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))}
 
 
 class DataError(ValueError):
@@ -230,7 +233,8 @@ def load_data(params: DataParams) -> OODData:
     else:
         data = _cifar(params, mode)
     if params.dataset != "digits":
-        data.mean, data.std = (IMAGENET_MEAN, IMAGENET_STD) if mode == "RGB" else ((0.5,), (0.25,))
+        rgb = RGB_STATS.get(params.dataset, (IMAGENET_MEAN, IMAGENET_STD))
+        data.mean, data.std = rgb if mode == "RGB" else ((0.5,), (0.25,))
     _folder_sets(params, data, mode)
     if len(np.unique(data.y_train)) < 2:
         raise DataError(f"{params.dataset}: the training split has fewer than two classes")

@@ -4,6 +4,13 @@ Each step: Sinkhorn-Knopp soft-assigns the embeddings to all prototypes, the ass
 class and cut to its top-k, prototypes move by an EMA of their assigned embeddings, then the MLE loss pulls each
 embedding to its class's prototypes and the prototype contrastive loss pulls a class's prototypes together
 while pushing other classes' away. Prototype ``j`` belongs to class ``j % C`` (index ``m * C + c``).
+
+``assignment="reference"`` (default) follows the official code (jeff024/PALM @eecb59a,
+``util/loss_functions.py``): after the EMA update the Sinkhorn assignment is computed again against the updated
+prototypes, the MLE weights are that new assignment on the top-k positions chosen by the update, and the MLE
+loss sees the updated prototypes detached (only the prototype contrastive loss reaches the encoder through the
+EMA). ``assignment="pre-update"`` is this project's earlier variant: one Sinkhorn pass, its weights reused for
+the loss, and gradients through the updated prototypes in both losses.
 """
 
 from __future__ import annotations
@@ -75,18 +82,53 @@ def mle_loss(z: torch.Tensor, prototypes: torch.Tensor, w: torch.Tensor, tempera
 
 
 def proto_contrastive_loss(prototypes: torch.Tensor, num_classes: int, temperature: float) -> torch.Tensor:
-    """Prototypes of one class are positives for each other, every other prototype is in the denominator."""
+    """Prototypes of one class are positives for each other, every other prototype is in the denominator.
+
+    As in the reference, each row's similarities are measured from the row maximum (self included, not
+    differentiated); with positives that offset cancels, without them (one prototype per class) the row's loss is
+    ``logsumexp_{j != i} s_ij - max_j s_ij``, a pure repulsion between the classes' prototypes.
+    """
     k = len(prototypes)
     owner = torch.arange(k, device=prototypes.device) % num_classes
     self_mask = torch.eye(k, dtype=torch.bool, device=prototypes.device)
-    positive = (owner[:, None] == owner[None, :]) & ~self_mask
+    positive = ((owner[:, None] == owner[None, :]) & ~self_mask).to(prototypes.dtype)
     sims = prototypes @ prototypes.T / temperature
-    log_den = torch.logsumexp(sims.masked_fill(self_mask, float("-inf")), dim=1)
-    has_pos = positive.any(1)
-    if not has_pos.any():
-        return sims.new_zeros(())
-    pos_mean = (sims * positive).sum(1)[has_pos] / positive.sum(1)[has_pos]
-    return -(pos_mean - log_den[has_pos]).mean()
+    shifted = sims - sims.max(dim=1, keepdim=True).values.detach()
+    share = positive / positive.sum(1, keepdim=True).clamp_min(1.0)
+    log_den = torch.logsumexp(shifted.masked_fill(self_mask, float("-inf")), dim=1)
+    return -((share * shifted).sum(1) - log_den).mean()
+
+
+def loss_weights(q_new: torch.Tensor, w_update: torch.Tensor, y: torch.Tensor, num_classes: int,
+                 num_protos: int, top_k: int) -> torch.Tensor:
+    """The reference's MLE weights: the post-update assignment ``q_new`` on the sample's class, kept at the
+    ``top_k`` positions of the column-normalised update weights, L1-renormalised per row."""
+    per_proto = w_update / w_update.sum(0, keepdim=True).clamp_min(1e-12)
+    k = min(top_k, num_protos)
+    keep = torch.zeros_like(per_proto).scatter_(1, torch.topk(per_proto, k, dim=1).indices, 1.0)
+    w = q_new * class_mask(y, num_classes, num_protos) * keep
+    return w / w.sum(1, keepdim=True).clamp_min(1e-12)
+
+
+def palm_losses(z: torch.Tensor, prototypes: torch.Tensor, y: torch.Tensor, num_classes: int, p,
+                assignment: str = "reference") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(mle, pcon, updated prototypes)`` for embeddings ``z`` (grad kept) and the current prototypes.
+
+    ``p`` carries num_protos, top_k, temperature, proto_temperature, epsilon, sinkhorn_iters and proto_m.
+    """
+    if assignment not in ("reference", "pre-update"):
+        raise ValueError(f"palm_assignment must be 'reference' or 'pre-update', got {assignment!r}")
+    q = sinkhorn(z.detach() @ prototypes.T, p.epsilon, p.sinkhorn_iters)
+    w = assignment_weights(q, y, num_classes, p.num_protos, p.top_k)
+    protos = ema_prototypes(prototypes, z, w, p.proto_m)
+    if assignment == "reference":
+        fixed = protos.detach()
+        q_new = sinkhorn(z.detach() @ fixed.T, p.epsilon, p.sinkhorn_iters)
+        mle = mle_loss(z, fixed, loss_weights(q_new, w, y, num_classes, p.num_protos, p.top_k), p.temperature)
+    else:
+        mle = mle_loss(z, protos, w, p.temperature)
+    pcon = proto_contrastive_loss(protos, num_classes, p.proto_temperature)
+    return mle, pcon, protos
 
 
 class PALMMethod:
@@ -108,10 +150,6 @@ class PALMMethod:
         labels = torch.cat([y, y])
         _, _, z = model(views, with_features=True)
         head = net.fc
-        q = sinkhorn(z.detach() @ head.prototypes.T, p.epsilon, p.sinkhorn_iters)
-        w = assignment_weights(q, labels, self.num_classes, p.num_protos, p.top_k)
-        protos = ema_prototypes(head.prototypes, z, w, p.proto_m)
-        mle = mle_loss(z, protos, w, p.temperature)
-        pcon = proto_contrastive_loss(protos, self.num_classes, p.proto_temperature)
+        mle, pcon, protos = palm_losses(z, head.prototypes, labels, self.num_classes, p, p.palm_assignment)
         head.prototypes = protos.detach()
         return mle + p.lambda_pcon * pcon, {"mle": mle.item(), "pcon": pcon.item()}

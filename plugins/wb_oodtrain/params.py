@@ -81,6 +81,14 @@ class MixOEParams(TrainParams):
     outlier_dir: str = Field("", description="outlier images (any folder tree). Empty on digits: synthetic letters "
                                              "and strokes, never the evaluation OOD sets")
     n_outliers: int = Field(2000, ge=16, description="digits: how many synthetic outliers to draw")
+    forward_passes: Literal["two", "one"] = Field(
+        "two", description="two: the clean and the mixed batch in separate forward passes, so BatchNorm normalises "
+                           "each with its own statistics (the reference, zjysteven/MixOE); one: both concatenated "
+                           "in one pass (shared statistics, one forward)")
+    cutmix_box: Literal["batch", "per-sample"] = Field(
+        "batch", description="cutmix: batch = one box for the whole batch, side int(sqrt(1-lambda) * size), "
+                             "corners centre -/+ side//2 clipped (the reference); per-sample = one box per image, "
+                             "side round(sqrt(1-lambda) * size), each image's lambda from its own box")
 
 
 class PALMParams(TrainParams):
@@ -96,6 +104,11 @@ class PALMParams(TrainParams):
                                                           "budgets need less, e.g. 0.95)")
     lambda_pcon: float = Field(1.0, ge=0, description="weight of the prototype contrastive loss (paper: 1)")
     proj_dim: int = Field(128, ge=2, le=2048, description="dimension of the hypersphere embedding (paper: 128)")
+    palm_assignment: Literal["reference", "pre-update"] = Field(
+        "reference", description="reference: as jeff024/PALM, Sinkhorn runs again after the prototype update, the "
+                                 "MLE loss weights that new assignment on the update's top-k and sees the updated "
+                                 "prototypes detached; pre-update: the first assignment is reused for the loss and "
+                                 "gradients flow through the updated prototypes")
 
 
 class ASCOODParams(TrainParams):
@@ -104,11 +117,16 @@ class ASCOODParams(TrainParams):
     ood_type: Literal["gradient", "shuffle", "gaussian"] = Field("gradient", description="how virtual outliers "
                                                                  "are made from ID images (yml default: gradient)")
     p_inv: float = Field(0.1, gt=0, le=1, description="fraction of the most attributed pixels destroyed (0.1)")
-    alpha_max: float = Field(300.0, ge=0, description="outlier strength at the first epoch (yml: 300)")
+    alpha_max: float = Field(300.0, ge=0, description="outlier strength; the schedule alpha_min + (alpha_max - "
+                             "alpha_min)(1 - e/E) counts epochs e = 1..E as the reference does (yml: 300)")
     alpha_min: float = Field(30.0, ge=0, description="outlier strength at the last epoch (yml: 30)")
     w: float = Field(1.0, ge=0, description="weight of the KL-to-uniform loss on virtual outliers (yml: 1)")
     sigma: float = Field(0.5, gt=0, description="scale of the standardised features (yml: 0.5)")
     fc_lr_factor: float = Field(1.0, gt=0, description="learning-rate factor of the classifier layer")
+    outlier_space: Literal["normalised", "raw"] = Field(
+        "normalised", description="where the attribution and the outlier synthesis act: normalised = on the "
+                                  "mean/std-normalised input the network sees (the reference; alpha is in those "
+                                  "units); raw = on [0, 1] pixels (identical when mean 0 / std 1, e.g. digits)")
     postprocessor: Detector = Field("msp", description="the score `ood.evaluate` uses for this model under 'auto'")
 
 

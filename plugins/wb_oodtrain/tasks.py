@@ -148,7 +148,7 @@ def run_ascood(params: ASCOODParams, ctx: RunContext):
     def ascood_views(net):
         alpha = alpha_at(params.epochs - 1, params.epochs, params.alpha_max, params.alpha_min)
         yield views.ascood_views(net, data.x_test, data.y_test, params.ood_type, alpha, params.p_inv, ctx.seed,
-                                 "cpu")
+                                 "cpu", params.outlier_space)
 
     yield from run_training(method, params, ctx, data, [f"virtual outliers: {params.ood_type}, p_inv "
                                                         f"{params.p_inv}, alpha {params.alpha_max}->"

@@ -24,7 +24,7 @@ def mixoe_views(net, x_id: np.ndarray, outliers: np.ndarray, op: str, alpha: flo
     x = torch.from_numpy(x_id[:n]).to(device)
     xo = torch.from_numpy(outliers[:n]).to(device)
     lam = mixoe.sample_lambda(alpha, n, gen, per_sample=True)
-    mixed, lam = mixoe.mix(op, x, xo, lam, gen)
+    mixed, lam = mixoe.mix(op, x, xo, lam, gen, box="per-sample")  # one lambda and box per picture
     msp = _softmax_max(net, mixed)
     grid = ImageGrid(name="mixoe-samples", title=f"MixOE {op} of held-out ID test images and outliers",
                      images=to_uint8(mixed.cpu().numpy()),
@@ -34,7 +34,7 @@ def mixoe_views(net, x_id: np.ndarray, outliers: np.ndarray, op: str, alpha: flo
     lams = np.linspace(0, 1, 11)
     curve = []
     for v in lams:
-        mixed, _ = mixoe.mix(op, x, xo, torch.full((m,), float(v)), gen)
+        mixed, _ = mixoe.mix(op, x, xo, torch.full((m,), float(v)), gen, box="per-sample")
         curve.append(float(_softmax_max(net, mixed).mean()))
     c = net.fc.out_features
     target = 1.0 / c + lams * (1 - 1.0 / c)
@@ -86,11 +86,11 @@ def palm_views(net, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray
 
 
 def ascood_views(net, x: np.ndarray, y: np.ndarray, ood_type: str, alpha: float, p_inv: float, seed: int,
-                 device: str, n: int = 6) -> ImageGrid:
+                 device: str, space: str = "normalised", n: int = 6) -> ImageGrid:
     """Rows of image | attribution mask | virtual outlier for a few ID test images."""
     gen = torch.Generator().manual_seed(seed + 29)
     xt, yt = torch.from_numpy(x[:n]).to(device), torch.from_numpy(y[:n]).to(device)
-    out, grad = ascood.synthesise(net, xt, yt, ood_type, alpha, p_inv, gen)
+    out, grad = ascood.synthesise(net, xt, yt, ood_type, alpha, p_inv, gen, space)
     msp_in, msp_out = _softmax_max(net, xt), _softmax_max(net, out)
     images, captions = [], []
     for i in range(len(xt)):

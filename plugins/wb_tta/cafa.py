@@ -80,7 +80,7 @@ def _shrunk_inverse(cov: torch.Tensor, shrinkage: float) -> torch.Tensor:
 
 
 def stats_from_features(features: torch.Tensor, labels: torch.Tensor, num_classes: int, covariance: str = "class",
-                        shrinkage: float = 0.1, fingerprint: str = "") -> SourceStats:
+                        shrinkage: float = 0.0, fingerprint: str = "") -> SourceStats:
     """Class means and shrunk inverse covariances from labelled features (float64 for the inversion)."""
     if covariance not in ("class", "tied"):
         raise ValueError(f"covariance must be 'class' or 'tied', got {covariance!r}")
@@ -104,7 +104,7 @@ def stats_from_features(features: torch.Tensor, labels: torch.Tensor, num_classe
 
 @torch.no_grad()
 def compute_source_stats(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int,
-                         covariance: str = "class", shrinkage: float = 0.1, batch_size: int = 256,
+                         covariance: str = "class", shrinkage: float = 0.0, batch_size: int = 256,
                          device: str = "cpu") -> SourceStats:
     """Run the frozen source model (eval mode) over labelled source images and summarise its features."""
     model = model.eval().to(device)

@@ -57,15 +57,18 @@ class Lame:
     """LAME over a frozen source; extras: energy per iteration and the predictions before correction."""
 
     def __init__(self, source: FeatureSource, affinity: str = "knn", knn: int = 5, lam: float = 1.0,
-                 max_iter: int = 100, force_symmetry: bool = False) -> None:
+                 max_iter: int = 100, force_symmetry: bool = False, stop: str = "reference",
+                 symmetrise_how: str = "average") -> None:
         self.source = source
-        self.kw = {"kind": affinity, "knn": knn, "lam": lam, "max_iter": max_iter, "force_symmetry": force_symmetry}
+        self.kw = {"kind": affinity, "knn": knn, "lam": lam, "max_iter": max_iter, "force_symmetry": force_symmetry,
+                   "stop": stop, "symmetrise_how": symmetrise_how}
 
     def process(self, x: np.ndarray) -> BatchOutput:
         logits, feats = self.source.outputs(x)
         probs = softmax(logits)
         out = lame(probs, feats, **self.kw)
-        return BatchOutput(out.probs, {"energy": out.energy, "before": probs.argmax(1), "fallback": out.fallback})
+        return BatchOutput(out.probs, {"energy": out.energy, "before": probs.argmax(1), "fallback": out.fallback,
+                                       "iterations": out.iterations})
 
 
 class _NormAdapter:

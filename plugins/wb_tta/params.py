@@ -47,7 +47,16 @@ class MethodSettings(BaseModel):
     lame_knn: int = Field(5, ge=1, le=256, description="LAME neighbours (kNN) / sigma neighbour (rbf)")
     lame_lambda: float = Field(1.0, ge=0, description="weight of LAME's Laplacian term")
     lame_max_iter: int = Field(100, ge=1, le=10000, description="LAME fixed-point iterations at most")
-    lame_force_symmetry: bool = Field(False, description="symmetrise the kNN affinity (max(W, W^T))")
+    lame_force_symmetry: bool = Field(False, description="symmetrise the affinity (see lame_symmetrise); the "
+                                                          "reference's default is False")
+    lame_symmetrise: Literal["average", "max"] = Field(
+        "average", description="how lame_force_symmetry symmetrises: average = (W + W^T)/2 (the reference, "
+                               "fiveai/LAME); max = max(W, W^T) (a kNN edge in either direction counts 1)")
+    lame_stop: Literal["reference", "cccp"] = Field(
+        "reference", description="LAME stopping rule: reference = the official code's (energy without the 1/2 on "
+                                 "the Laplacian term, with the previous iterate's kernel term, relative change <= "
+                                 "1e-8 checked from the 3rd iteration); cccp = the objective with the 1/2 at the new "
+                                 "iterate (non-increasing for rbf/linear), checked from the 2nd iteration")
     lr: float = Field(1e-3, gt=0, le=1.0, description="TENT/CAFA learning rate")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="TENT/CAFA optimiser (SGD uses momentum 0.9)")
     steps: int = Field(1, ge=1, le=20, description="TENT/CAFA gradient steps per test batch")
@@ -58,9 +67,10 @@ class MethodSettings(BaseModel):
                                                    "tta.source-stats); empty = compute them and save with the run")
     cafa_per_class: int = Field(100, ge=2, le=100000, description="source images per class for CAFA statistics")
     cafa_covariance: Literal["class", "tied"] = Field(
-        "tied", description="CAFA covariance: one per class (paper's notation) or pooled (stable with few "
-                            "source images per class)")
-    cafa_shrinkage: float = Field(0.1, ge=0, le=1, description="CAFA covariance shrinkage towards tr(S)/d I")
+        "class", description="CAFA covariance: class = one per class, the paper's D(x; mu_y, Sigma_y); tied = one "
+                             "pooled covariance (the stable variant with few source images per class)")
+    cafa_shrinkage: float = Field(0.0, ge=0, le=1, description="CAFA covariance shrinkage towards tr(S)/d I: 0 = the "
+                                  "paper's plain covariance (pseudo-inverse); 0.1 with tied = the stable variant")
     cafa_denominator: Literal["others", "all"] = Field(
         "others", description="CAFA loss denominator: distances to the classes other than the pseudo-label, "
                               "or to all classes")
@@ -130,5 +140,6 @@ class SourceStatsParams(_Source):
     """Compute CAFA's class-conditional source feature statistics once and save them for reuse."""
 
     per_class: int = Field(100, ge=2, le=100000, description="source images per class")
-    covariance: Literal["class", "tied"] = Field("tied", description="one covariance per class, or pooled")
-    shrinkage: float = Field(0.1, ge=0, le=1, description="covariance shrinkage towards tr(S)/d I")
+    covariance: Literal["class", "tied"] = Field("class", description="one covariance per class (the paper), or "
+                                                                       "pooled (the stable variant)")
+    shrinkage: float = Field(0.0, ge=0, le=1, description="covariance shrinkage towards tr(S)/d I (the paper: 0)")

@@ -55,7 +55,7 @@ def make_method(name: str, params: MethodSettings, model: nn.Module, source: Fea
         return NoAdaptation(source)
     if name == "lame":
         return Lame(source, params.lame_affinity, params.lame_knn, params.lame_lambda, params.lame_max_iter,
-                    params.lame_force_symmetry)
+                    params.lame_force_symmetry, params.lame_stop, params.lame_symmetrise)
     common = {"lr": params.lr, "optimizer": params.optimizer, "steps": params.steps,
               "bn_statistics": params.bn_statistics, "device": device}
     if name == "tent":

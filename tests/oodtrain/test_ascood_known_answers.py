@@ -53,9 +53,11 @@ def test_kl_to_uniform_is_zero_exactly_at_uniform_and_positive_elsewhere():
 
 
 def test_alpha_schedule_decays_linearly_from_max_to_min():
-    assert ascood.alpha_at(0, 10, 300, 30) == 300
-    assert abs(ascood.alpha_at(5, 10, 300, 30) - 165) < 1e-9
-    assert ascood.alpha_at(10, 10, 300, 30) == 30
+    """Epochs counted 1..E as the reference's loop does: the first epoch is one step below alpha_max, the last
+    (0-based index E - 1) uses alpha_min."""
+    assert abs(ascood.alpha_at(0, 10, 300, 30) - 273) < 1e-9
+    assert abs(ascood.alpha_at(4, 10, 300, 30) - 165) < 1e-9
+    assert ascood.alpha_at(9, 10, 300, 30) == 30
 
 
 def test_i_odin_without_perturbation_is_temperature_scaled_msp_and_perturbs_one_element():

@@ -41,9 +41,12 @@ def test_cutmix_lambda_equals_the_fraction_of_id_pixels_kept():
     gen = torch.Generator().manual_seed(1)
     x, x_out = torch.zeros(32, 1, 20, 24), torch.ones(32, 1, 20, 24)
     lam = mixoe.sample_lambda(2.0, 32, gen, per_sample=True)
-    mixed, kept = mixoe.cutmix(x, x_out, lam, gen)
+    mixed, kept = mixoe.cutmix(x, x_out, lam, gen, box="per-sample")
     torch.testing.assert_close(1.0 - mixed.mean(dim=(1, 2, 3)), kept)
     assert float((kept - lam).abs().max()) < 0.5 and float(kept.std()) > 0
+    mixed, kept = mixoe.cutmix(x, x_out, lam, gen)  # the reference: one box, one lambda for the batch
+    torch.testing.assert_close(1.0 - mixed.mean(dim=(1, 2, 3)), kept)
+    assert torch.all(kept == kept[0]) and float((kept[0] - lam[0]).abs()) < 0.5
 
 
 def test_mixup_endpoints_and_batch_lambda():
@@ -67,7 +70,8 @@ def _train_blobs(beta: float) -> tuple[torch.nn.Module, torch.Tensor]:
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
                               torch.nn.Linear(64, 3))
-    method = mixoe.MixOEMethod(SimpleNamespace(mix_op="mixup", alpha=1.0, beta=beta), outliers, 3)
+    method = mixoe.MixOEMethod(SimpleNamespace(mix_op="mixup", alpha=1.0, beta=beta, forward_passes="two",
+                                               cutmix_box="batch"), outliers, 3)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     for _ in range(300):
         idx = torch.randint(0, 600, (64,), generator=gen)
