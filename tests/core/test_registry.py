@@ -18,7 +18,7 @@ from workbench.core.runner import Runner, RunRequest
 
 
 class NoParams(BaseModel):
-    pass
+    """A task without parameters."""
 
 
 def _plugin(name: str, **hooks) -> types.ModuleType:

@@ -149,14 +149,12 @@ def coerce_value(annotation: Any, raw: str, key: str) -> Any:
         return [part.strip() for part in text.split(",") if part.strip()] if text else []
     try:
         adapter.validate_python(raw)
-        return raw
     except ValidationError:
-        pass
-    try:
-        parsed = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        return raw
-    return parsed
+        try:
+            return yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            return raw
+    return raw
 
 
 def parse_assignments(pairs: list[str], model: type[BaseModel] | None = None) -> dict[str, Any]:
