@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
     def __init__(self, host: PluginHost | None = None, store: RunStore | None = None, parallel_jobs: int = 1) -> None:
         super().__init__()
         self.setWindowTitle("Alignment Workbench")
-        self.resize(1400, 880)
+        screen = QGuiApplication.primaryScreen()
+        size = QSize(1400, 880)
+        self.resize(size.boundedTo(screen.availableGeometry().size()) if screen is not None else size)
         self.setAcceptDrops(True)
         self.host = host or get_host()
         self.store = store or RunStore(assets.runs_dir())

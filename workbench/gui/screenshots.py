@@ -19,7 +19,7 @@ from workbench.core.recipes import parse_recipe
 from workbench.core.runner import RunRequest
 from workbench.gui.main_window import MainWindow
 
-WINDOW_SIZE = QSize(1500, 920)
+WINDOW_SIZE = QSize(1280, 800)  # a small laptop screen: the window and every view must fit it
 VIEW_SIZE = QSize(1100, 760)
 
 
