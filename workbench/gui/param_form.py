@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -36,6 +38,39 @@ from workbench.gui.form_fields import FieldPlan, display_text, field_errors, par
 ERROR_STYLE = "color: #c0392b;"
 
 
+class _WheelNeedsFocus:
+    """Mixin for value widgets in a scrolled form: the mouse wheel changes the value only once the field has
+    focus (clicked or tabbed into); otherwise the wheel scrolls the form around it."""
+
+    def _init_wheel(self) -> None:
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self.hasFocus():
+            super().wheelEvent(event)
+            return
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        if parent is None:
+            event.ignore()
+            return
+        QApplication.sendEvent(parent.viewport(), event)  # explicit: Qt stops synthetic wheel events here
+        event.accept()
+
+
+class FormComboBox(_WheelNeedsFocus, QComboBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._init_wheel()
+
+
+class FormSpinBox(_WheelNeedsFocus, QSpinBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._init_wheel()
+
+
 class FieldEditor(QWidget):
     """One generated editor plus its validation label; ``changed`` fires on every edit."""
 
@@ -57,7 +92,7 @@ class FieldEditor(QWidget):
             self.check.toggled.connect(self.changed)
             row.addWidget(self.check)
         elif plan.kind == "choice":
-            self.combo = QComboBox()
+            self.combo = FormComboBox()
             for choice in plan.choices:
                 self.combo.addItem(str(choice), choice)
             if plan.default in plan.choices:
@@ -131,7 +166,7 @@ class ParamForm(QWidget):
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         outer.addWidget(self.title)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         self.fields_box = QWidget()
         self.fields = QFormLayout(self.fields_box)
@@ -140,9 +175,9 @@ class ParamForm(QWidget):
 
         placement = QGroupBox("Where it runs")
         form = QFormLayout(placement)
-        self.backend = QComboBox()
-        self.device = QComboBox()
-        self.seed = QSpinBox()
+        self.backend = FormComboBox()
+        self.device = FormComboBox()
+        self.seed = FormSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.isolate = QCheckBox("in a worker subprocess (crash-safe, instant cancel)")
         form.addRow("backend", self.backend)
