@@ -240,3 +240,25 @@ def test_sample_world_opens_a_preview(window, qtbot):
                 and w.result.kind == "image-grid")
     assert len(grid.result.images) >= 8
     assert grid.model.rowCount() == len(grid.result.images)
+
+
+def test_choosing_a_sample_model_or_plugin_clears_the_previous_tasks_form(window, qtbot):
+    tree, form = window.browser, window.form
+
+    def child(section_prefix: str):
+        section = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                       if tree.topLevelItem(i).text(0).startswith(section_prefix))
+        return section.child(0)
+
+    for item in (child("Sample data"), child("Model zoo"), tree.plugin_items["gui-fakes"],
+                 tree.plugin_items["gui-broken"]):
+        window.browser.select_task("fake.every-field")
+        assert form.spec is not None and form.editors and form.run_button.isEnabled()
+        tree.setCurrentItem(item)
+        assert form.spec is None, item.text(0)
+        assert form.editors == {} and form.fields.rowCount() == 0
+        assert not form.run_button.isEnabled()
+        assert form.request() is None
+        assert item.text(0).split(" (")[0] in form.title.text()
+        form.run_button.click()
+        assert window.jobs.entries == {}

@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
 
         self.browser.task_selected.connect(self.select_task)
         self.browser.plugin_selected.connect(self._plugin_selected)
-        self.browser.info_selected.connect(self.form.title.setText)
+        self.browser.info_selected.connect(self.form.show_info)
         self.browser.sample_activated.connect(self.open_sample)
         self.form.run_requested.connect(self.submit)
         self.jobs.event.connect(self._job_event)
@@ -256,11 +256,10 @@ class MainWindow(QMainWindow):
         widget.deleteLater()
 
     def _plugin_selected(self, info: PluginInfo) -> None:
+        tasks = ", ".join(info.tasks) or "no tasks"
+        self.form.show_info(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
         if info.status == "failed":
             self.show_error(f"plugin {info.name} failed to load", info.error, info.traceback)
-        else:
-            tasks = ", ".join(info.tasks) or "no tasks"
-            self.form.title.setText(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
 
     def open_run(self, run_dir: Path, record: RunRecord | None = None) -> None:
         record = record or RunStore.load(run_dir)

@@ -197,14 +197,17 @@ class ParamForm(QWidget):
         machine.changed.connect(self._fill_placement)
 
     # --- building -------------------------------------------------------------------------------
-    def set_task(self, spec: TaskSpec | None) -> None:
+    def set_task(self, spec: TaskSpec | None, info: str = "") -> None:
+        """Build the form for ``spec``; ``None`` clears it (``info`` then replaces the title) and disables Run,
+        so choosing a sample, a model or a plugin never leaves another task's form runnable."""
         self.spec = spec
         while self.fields.rowCount():
             self.fields.removeRow(0)
         self.editors = {}
         if spec is None:
-            self.title.setText("Choose a task in the task browser.")
+            self.title.setText(info or "Choose a task in the task browser.")
             self.run_button.setEnabled(False)
+            self.run_button.setToolTip("choose a task to run")
             self.problem.clear()
             return
         self.title.setText(f"<b>{spec.title}</b> <span style='color:gray'>({spec.id})</span><br>"
@@ -281,6 +284,10 @@ class ParamForm(QWidget):
         return RunRequest(task=self.spec.id, params=self.values(), backend=self.backend.currentText() or "auto",
                           device=self.device.currentText() or "auto", seed=self.seed.value(),
                           execution="worker" if self.isolate.isChecked() else "inproc")
+
+    def show_info(self, html: str) -> None:
+        """Describe something that is not a task (a sample world, a zoo model, a plugin): no form, no Run."""
+        self.set_task(None, html)
 
     def _run(self) -> None:
         request = self.request()
