@@ -262,3 +262,33 @@ def test_choosing_a_sample_model_or_plugin_clears_the_previous_tasks_form(window
         assert item.text(0).split(" (")[0] in form.title.text()
         form.run_button.click()
         assert window.jobs.entries == {}
+
+
+def test_worker_jobs_leave_torch_and_onnxruntime_out_of_the_gui_process(fake_plugins):
+    """Resolving an ``auto`` device for a task that could use CUDA asks the device probe's subprocess."""
+    code = (
+        "import os, sys, json, time\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from workbench.gui.main_window import MainWindow\n"
+        "from workbench.core.runner import RunRequest\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "states = []\n"
+        "for backend in ('auto', 'onnx', 'torch-cpu'):\n"
+        "    e = w.submit(RunRequest(task='fake.gpu-worker', params={'steps': 2}, backend=backend,\n"
+        "                            execution='worker'))\n"
+        "    end = time.monotonic() + 120\n"
+        "    while not e.finished and time.monotonic() < end:\n"
+        "        app.processEvents(); time.sleep(0.02)\n"
+        "    states.append([e.state, e.record.resolved_backend if e.record else e.error])\n"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules]\n"
+        "print(json.dumps({'heavy': heavy, 'states': states}))\n"
+        "w.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [s[0] for s in report["states"]] == ["completed"] * 3, report
+    assert report["states"][1][1].startswith("onnx-")
+    assert report["heavy"] == []

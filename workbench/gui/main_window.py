@@ -25,6 +25,7 @@ from workbench.core.results import Result
 from workbench.core.runner import RunEvent, RunRequest
 from workbench.core.runstore import RunRecord, RunStore
 from workbench.core.specs import SampleSpec, TaskSpec, resolve_entry
+from workbench.gui import device_probe
 from workbench.gui.device_probe import MachineDevices
 from workbench.gui.error_panel import ErrorPanel
 from workbench.gui.history import RunHistory
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.store = store or RunStore(assets.runs_dir())
         self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
         self.views: dict[tuple[str, str], QWidget] = {}
+        device_probe.install()  # resolving a job's device asks the probe's subprocess, never torch in here
         self.machine = MachineDevices(self)
         self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
         self._sample_signals = _SampleSignals()

@@ -76,10 +76,10 @@ def echo(params: EveryFieldParams, ctx):
     return []
 
 
-def _task(task_id: str, entry: str, params, execution: str = "inproc") -> TaskSpec:
+def _task(task_id: str, entry: str, params, execution: str = "inproc", **extra) -> TaskSpec:
     return TaskSpec(id=task_id, title=task_id.replace("fake.", "Fake ").replace("-", " "), family=Family.DATA,
                     entry=f"wb_gui_fakes:{entry}", params=params, execution=execution,
-                    description=f"test task {task_id}")
+                    description=f"test task {task_id}", **extra)
 
 
 @hookimpl
@@ -88,5 +88,7 @@ def workbench_register_tasks(registry) -> None:
     registry.add_task(_task("fake.aborts", "aborts", NoParams, execution="worker"))
     registry.add_task(_task("fake.long", "long_running", LongParams))
     registry.add_task(_task("fake.long-worker", "long_running", LongParams, execution="worker"))
+    registry.add_task(_task("fake.gpu-worker", "long_running", LongParams, execution="worker",
+                            backends=("torch-cpu", "torch-cuda", "onnx-cpu", "onnx-cuda")))
     registry.add_task(_task("fake.live-curve", "live_curve", LongParams))
     registry.add_task(_task("fake.every-field", "echo", EveryFieldParams))
