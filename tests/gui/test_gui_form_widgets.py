@@ -56,3 +56,27 @@ def test_wheel_over_a_focused_combo_changes_it(qtbot, fake_plugins):
     before = combo.currentIndex()
     _wheel(combo)
     assert combo.currentIndex() != before
+
+
+def test_each_field_shows_its_description_and_restores_its_default(qtbot, fake_plugins):
+    form = _form(qtbot)
+    count, mode, colour, verbose = (form.editors[n] for n in ("count", "mode", "colour", "verbose"))
+    assert not count.description.isHidden() and count.description.text() == "an int with a range"
+    assert colour.description.text() == "an enum choice"
+    for editor in form.editors.values():
+        assert not editor.reset.isEnabled(), editor.plan.name  # an untouched form shows its defaults
+    count.set_value(7)
+    mode.set_value("exact")
+    colour.set_value("red")
+    verbose.set_value(True)
+    form.editors["sizes"].set_value([9])
+    changed = ("count", "mode", "colour", "verbose", "sizes")
+    assert all(form.editors[n].reset.isEnabled() for n in changed)
+    assert form.values()["mode"] == "exact"
+    for name in changed:
+        qtbot.mouseClick(form.editors[name].reset, Qt.MouseButton.LeftButton)
+    assert not any(form.editors[n].reset.isEnabled() for n in changed)
+    values = form.values()
+    assert values["mode"] == "fast" and values["colour"] == "blue" and values["verbose"] is False
+    assert values["sizes"] == [1, 2] and int(values["count"]) == 3
+    assert form.run_button.isEnabled()

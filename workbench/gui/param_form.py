@@ -7,6 +7,7 @@ can use a GPU default to a worker subprocess, keeping torch and crashes out of t
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from workbench.gui.device_probe import MachineDevices
 from workbench.gui.form_fields import FieldPlan, display_text, field_errors, parse_text, plan_form
 
 ERROR_STYLE = "color: #c0392b;"
+HELP_STYLE = "color: #707070;"
 
 
 class _WheelNeedsFocus:
@@ -112,6 +114,21 @@ class FieldEditor(QWidget):
                 row.addWidget(pick)
         if plan.range_text:
             row.addWidget(QLabel(plan.range_text.replace("value", "x")))
+        self.reset = QToolButton()
+        self.reset.setText("↺")
+        self.reset.setObjectName(f"reset-{plan.name}")
+        self.reset.setToolTip(f"restore the default ({display_text(plan, plan.default) or 'empty'})")
+        self.reset.clicked.connect(self.restore_default)
+        self.reset.setVisible(not plan.required)
+        row.addWidget(self.reset)
+        self.description = QLabel(plan.help)
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet(HELP_STYLE)
+        font = self.description.font()
+        font.setPointSizeF(max(font.pointSizeF() - 1, 6))
+        self.description.setFont(font)
+        self.description.setVisible(bool(plan.help))
+        layout.addWidget(self.description)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
@@ -119,6 +136,22 @@ class FieldEditor(QWidget):
         self.error.hide()
         layout.addWidget(self.error)
         self.setToolTip(plan.help)
+        self.changed.connect(self._update_reset)
+        self._update_reset()
+
+    def is_default(self) -> bool:
+        """True while the field shows its default (what an untouched form would run with)."""
+        if self.check is not None:
+            return self.check.isChecked() == bool(self.plan.default)
+        if self.combo is not None:
+            return self.combo.currentData() == self.plan.default
+        return self.line.text().strip() == display_text(self.plan, self.plan.default)
+
+    def restore_default(self) -> None:
+        self.set_value(self.plan.default)
+
+    def _update_reset(self) -> None:
+        self.reset.setEnabled(not self.is_default())
 
     def _pick(self) -> None:
         if self.plan.kind == "path-dir":
@@ -136,6 +169,8 @@ class FieldEditor(QWidget):
         return parse_text(self.plan, self.line.text())
 
     def set_value(self, value: Any) -> None:
+        if isinstance(value, enum.Enum):
+            value = value.value
         if self.check is not None:
             self.check.setChecked(bool(value))
         elif self.combo is not None:
