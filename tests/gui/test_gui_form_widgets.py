@@ -41,7 +41,7 @@ def test_wheel_over_an_unfocused_combo_scrolls_the_form(qtbot, fake_plugins):
     assert combo.currentIndex() == before
     assert bar.value() > 0  # the wheel went on to the scroll area
     assert combo.focusPolicy() == Qt.FocusPolicy.StrongFocus  # a click or Tab gives it the wheel
-    for widget in (form.backend, form.device, form.seed):
+    for widget in (form.backend, form.device, form.seed, form.editors["count"].spin):
         value = widget.value() if hasattr(widget, "value") else widget.currentIndex()
         _wheel(widget, down=False)
         assert (widget.value() if hasattr(widget, "value") else widget.currentIndex()) == value
@@ -80,3 +80,30 @@ def test_each_field_shows_its_description_and_restores_its_default(qtbot, fake_p
     assert values["mode"] == "fast" and values["colour"] == "blue" and values["verbose"] is False
     assert values["sizes"] == [1, 2] and int(values["count"]) == 3
     assert form.run_button.isEnabled()
+
+
+def test_int_fields_are_spin_boxes_with_steps_by_magnitude(qtbot, fake_plugins):
+    from PySide6.QtWidgets import QAbstractSpinBox
+
+    from workbench.gui.form_fields import FieldPlan
+    from workbench.gui.param_form import FieldEditor, _spin_range
+
+    def plan(**kw):
+        return FieldPlan(**{"name": "n", "kind": "int", "label": "n", "required": False, "default": 5, **kw})
+
+    assert _spin_range(plan(low=0, low_open=True, high=100, high_open=True)) == (1, 99)
+    assert _spin_range(plan(low=1)) == (1, 2**31 - 1)
+    assert _spin_range(plan(optional=True)) is None  # needs an empty value: text
+    assert _spin_range(plan(default=None, required=True)) is None
+    assert _spin_range(plan(default=2**40)) is None
+    editor = FieldEditor(plan(default=300, low=1))
+    qtbot.addWidget(editor)
+    assert editor.spin.stepType() == QAbstractSpinBox.StepType.AdaptiveDecimalStepType
+    editor.spin.stepBy(1)
+    assert editor.value() == (True, 310)  # one power of ten below the value
+    editor.spin.setValue(7)
+    editor.spin.stepBy(1)
+    assert editor.value() == (True, 8)
+    assert editor.reset.isEnabled()
+    editor.restore_default()
+    assert editor.value() == (True, 300) and not editor.reset.isEnabled()

@@ -65,11 +65,15 @@ def test_form_is_generated_and_invalid_values_block_run(window, qtbot, run_task)
     assert form.editors["data_dir"].plan.kind == "path-dir"
     assert form.editors["weights_path"].plan.kind == "path-file"
     assert form.run_button.isEnabled()
+    count = form.editors["count"].spin
+    assert (count.minimum(), count.maximum(), count.value()) == (1, 10, 3)  # a spin box within the field's range
     form.editors["count"].set_value("11")
+    assert count.value() == 10 and form.run_button.isEnabled()
+    form.editors["rate"].set_value("1.5")
     assert not form.run_button.isEnabled()
-    assert not form.editors["count"].error.isHidden()
-    assert "less than or equal to 10" in form.editors["count"].error.text()
-    assert "count" in form.problem.text() and "count" in form.run_button.toolTip()
+    assert not form.editors["rate"].error.isHidden()
+    assert "less than 1" in form.editors["rate"].error.text()
+    assert "rate" in form.problem.text() and "rate" in form.run_button.toolTip()
     form.run_button.click()
     assert form.request() is None
     assert window.jobs.entries == {}
@@ -81,7 +85,7 @@ def test_form_is_generated_and_invalid_values_block_run(window, qtbot, run_task)
     form.editors["sizes"].set_value([3, 4])
     assert form.run_button.isEnabled()
     request = form.request()
-    assert request.params["count"] == "4" and request.params["mode"] == "exact" and request.params["sizes"] == [3, 4]
+    assert request.params["count"] == 4 and request.params["mode"] == "exact" and request.params["sizes"] == [3, 4]
     entry = run_task(window, "fake.every-field", {"count": 4, "mode": "exact"})
     assert entry.state == "completed"
     assert RunStore.load(entry.job.run_dir).params["count"] == 4

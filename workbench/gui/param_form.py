@@ -7,13 +7,16 @@ can use a GPU default to a worker subprocess, keeping torch and crashes out of t
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import math
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -73,6 +76,20 @@ class FormSpinBox(_WheelNeedsFocus, QSpinBox):
         self._init_wheel()
 
 
+_INT_LIMIT = 2**31 - 1
+
+
+def _spin_range(plan: FieldPlan) -> tuple[int, int] | None:
+    """The spin box range of an int field, or None when it needs a text editor (optional, no default, huge)."""
+    if plan.kind != "int" or plan.optional or isinstance(plan.default, bool) or not isinstance(plan.default, int):
+        return None
+    low = -_INT_LIMIT if plan.low is None else math.floor(plan.low) + 1 if plan.low_open else math.ceil(plan.low)
+    high = _INT_LIMIT if plan.high is None else math.ceil(plan.high) - 1 if plan.high_open else math.floor(plan.high)
+    if not -_INT_LIMIT <= low <= plan.default <= high <= _INT_LIMIT:
+        return None
+    return low, high
+
+
 class FieldEditor(QWidget):
     """One generated editor plus its validation label; ``changed`` fires on every edit."""
 
@@ -88,6 +105,7 @@ class FieldEditor(QWidget):
         self.check: QCheckBox | None = None
         self.combo: QComboBox | None = None
         self.line: QLineEdit | None = None
+        self.spin: QSpinBox | None = None
         if plan.kind == "bool":
             self.check = QCheckBox()
             self.check.setChecked(bool(plan.default))
@@ -101,6 +119,13 @@ class FieldEditor(QWidget):
                 self.combo.setCurrentIndex(plan.choices.index(plan.default))
             self.combo.currentIndexChanged.connect(self.changed)
             row.addWidget(self.combo)
+        elif _spin_range(plan) is not None:
+            self.spin = FormSpinBox()
+            self.spin.setRange(*_spin_range(plan))
+            self.spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)  # 300 -> 310, 7 -> 8
+            self.spin.setValue(plan.default)
+            self.spin.valueChanged.connect(self.changed)
+            row.addWidget(self.spin, 1)
         else:
             self.line = QLineEdit(display_text(plan, plan.default))
             self.line.setPlaceholderText(plan.range_text or ("optional" if plan.optional else ""))
@@ -145,6 +170,8 @@ class FieldEditor(QWidget):
             return self.check.isChecked() == bool(self.plan.default)
         if self.combo is not None:
             return self.combo.currentData() == self.plan.default
+        if self.spin is not None:
+            return self.spin.value() == self.plan.default
         return self.line.text().strip() == display_text(self.plan, self.plan.default)
 
     def restore_default(self) -> None:
@@ -166,6 +193,8 @@ class FieldEditor(QWidget):
             return True, self.check.isChecked()
         if self.combo is not None:
             return True, self.combo.currentData()
+        if self.spin is not None:
+            return True, self.spin.value()
         return parse_text(self.plan, self.line.text())
 
     def set_value(self, value: Any) -> None:
@@ -178,6 +207,9 @@ class FieldEditor(QWidget):
             if index < 0:
                 index = self.combo.findText(str(value))
             self.combo.setCurrentIndex(max(index, 0))
+        elif self.spin is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                self.spin.setValue(int(value))  # clamped to the field's range
         else:
             self.line.setText(display_text(self.plan, value))
 
