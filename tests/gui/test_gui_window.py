@@ -15,10 +15,18 @@ from workbench.cli import run_batch
 from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunStore
 from workbench.gui.error_panel import ErrorPanel
+from workbench.gui.main_window import RunTab
 
 
 def _tab_widgets(win):
-    return [win.tabs.widget(i) for i in range(win.tabs.count())]
+    """Every tab's widget, with each run tab followed by its result views."""
+    out = []
+    for i in range(win.tabs.count()):
+        widget = win.tabs.widget(i)
+        out.append(widget)
+        if isinstance(widget, RunTab):
+            out.extend(widget.widget(j) for j in range(widget.count()))
+    return out
 
 
 def test_first_frame_imports_no_torch_or_matplotlib():
@@ -207,12 +215,13 @@ def test_curves_update_live_in_one_tab_and_reopen_from_history(window, qtbot, ru
     assert len(views) == 1
     line = views[0].canvas.figure.axes[0].lines[0]
     assert len(line.get_xdata()) == 4
-    window.tabs.removeTab(window.tabs.indexOf(views[0]))
+    window.tabs.tabCloseRequested.emit(window.tabs.indexOf(window.run_tabs[entry.record.id]))
+    assert entry.record.id not in window.run_tabs
     item = window.history.tree.topLevelItem(0)
     assert item.text(0) == entry.record.id
     window.history.tree.setCurrentItem(item)
     window.history._open_selected()
-    reopened = window.tabs.currentWidget()
+    reopened = window.current_view()
     assert reopened.result.name == "live" and reopened.result.series["decay"].shape == (2, 4)
 
 
@@ -296,3 +305,26 @@ def test_worker_jobs_leave_torch_and_onnxruntime_out_of_the_gui_process(fake_plu
     assert [s[0] for s in report["states"]] == ["completed"] * 3, report
     assert report["states"][1][1].startswith("onnx-")
     assert report["heavy"] == []
+
+
+def test_one_tab_per_run_with_its_results_as_sub_tabs(window, qtbot, run_task):
+    first = run_task(window, "fake.live-curve", {"steps": 2})
+    second = run_task(window, "fake.live-curve", {"steps": 2})
+    tabs = {rid: window.run_tabs[rid] for rid in (first.record.id, second.record.id)}
+    for run_id, tab in tabs.items():
+        text = window.tabs.tabText(window.tabs.indexOf(tab))
+        assert run_id in text and "Fake live curve" in text
+        assert tab.count() == 1 and tab.widget(0).result.name == "live"
+    assert window.tabs.currentWidget() is tabs[second.record.id]
+    count = window.tabs.count()
+    # reopening a run that is open brings its tab to the front instead of opening it again
+    window.open_run(first.job.run_dir)
+    assert window.tabs.count() == count and window.tabs.currentWidget() is tabs[first.record.id]
+    # Ctrl+W closes the tab in front
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.count() == count - 1 and first.record.id not in window.run_tabs
+    assert all(run_id != first.record.id for run_id, _ in window.views)
+    window.open_run(first.job.run_dir)
+    assert window.tabs.count() == count and window.current_view().result.name == "live"

@@ -81,7 +81,7 @@ def take_screenshots(window: MainWindow, out_dir: Path, job_timeout: float = 600
         written.append(_view_png(view.result, out_dir / f"view-{kind}.png"))
     scores = shown.get("scores")
     if scores is not None:
-        window.tabs.setCurrentWidget(scores)
+        window.focus_view(scores)
     window.history.refresh()
     _wait(lambda: False, 0.3)
     written.append(out_dir / "main-window.png")
