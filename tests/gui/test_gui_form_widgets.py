@@ -107,3 +107,24 @@ def test_int_fields_are_spin_boxes_with_steps_by_magnitude(qtbot, fake_plugins):
     assert editor.reset.isEnabled()
     editor.restore_default()
     assert editor.value() == (True, 300) and not editor.reset.isEnabled()
+
+
+def test_grouped_fields_sit_in_boxes_after_the_ungrouped_ones(qtbot, fake_plugins):
+    from PySide6.QtWidgets import QGroupBox
+
+    form = ParamForm(MachineDevices())
+    qtbot.addWidget(form)
+    form.set_task(get_host().registry.tasks["fake.grouped"])
+    assert list(form.groups) == ["Optimiser", "Schedule"]
+    role = form.fields.ItemRole
+    rows = [form.fields.itemAt(i, role.FieldRole) or form.fields.itemAt(i, role.SpanningRole)
+            for i in range(form.fields.rowCount())]
+    widgets = [r.widget() for r in rows]
+    assert widgets[:2] == [form.editors["name"], form.editors["tag"]]
+    assert all(isinstance(w, QGroupBox) for w in widgets[2:]) and len(widgets) == 4
+    assert form.editors["lr"].parentWidget() is form.groups["Optimiser"]
+    assert form.editors["momentum"].parentWidget() is form.groups["Optimiser"]
+    assert form.editors["epochs"].parentWidget() is form.groups["Schedule"]
+    assert form.run_button.isEnabled() and form.request().params["epochs"] == 2
+    form.set_task(get_host().registry.tasks["fake.every-field"])
+    assert form.groups == {} and not form.findChildren(QGroupBox, "group-Optimiser")

@@ -228,6 +228,7 @@ class ParamForm(QWidget):
         self.machine = machine
         self.spec: TaskSpec | None = None
         self.editors: dict[str, FieldEditor] = {}
+        self.groups: dict[str, QGroupBox] = {}
         outer = QVBoxLayout(self)
         self.title = QLabel("Choose a task in the task browser.")
         self.title.setWordWrap(True)
@@ -270,7 +271,7 @@ class ParamForm(QWidget):
         self.spec = spec
         while self.fields.rowCount():
             self.fields.removeRow(0)
-        self.editors = {}
+        self.editors, self.groups = {}, {}
         if spec is None:
             self.title.setText(info or "Choose a task in the task browser.")
             self.run_button.setEnabled(False)
@@ -279,13 +280,24 @@ class ParamForm(QWidget):
             return
         self.title.setText(f"<b>{spec.title}</b> <span style='color:gray'>({spec.id})</span><br>"
                            f"{spec.description}")
-        for plan in plan_form(spec.params):
+        plans = plan_form(spec.params)
+        self.groups = {}
+        for plan in sorted(plans, key=lambda p: bool(p.group)):  # ungrouped first, the model's order kept
+            layout = self.fields
+            if plan.group:
+                if plan.group not in self.groups:
+                    box = QGroupBox(plan.group)
+                    box.setObjectName(f"group-{plan.group}")
+                    self.groups[plan.group] = box
+                    QFormLayout(box)
+                    self.fields.addRow(box)
+                layout = self.groups[plan.group].layout()
             editor = FieldEditor(plan)
             editor.changed.connect(self.revalidate)
             self.editors[plan.name] = editor
             label = QLabel(plan.label + (" *" if plan.required else ""))
             label.setToolTip(plan.help)
-            self.fields.addRow(label, editor)
+            layout.addRow(label, editor)
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
         self.isolate.setChecked(heavy)
         self._fill_placement()
