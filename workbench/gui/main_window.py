@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self.log.setMaximumBlockCount(5000)
         self.history = RunHistory(self.store, self.titles)
         left = self._dock("Tasks", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
+        params_dock = self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
         jobs_dock = self._dock("Jobs", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea)
         log_dock = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
         history_dock = self._dock("Run history", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(log_dock, history_dock)
         jobs_dock.raise_()
         self._sized_docks = False
-        self._left_dock, self._jobs_dock = left, jobs_dock
+        self._left_dock, self._params_dock, self._jobs_dock = left, params_dock, jobs_dock
         self._menus()
 
         self.browser.task_selected.connect(self.select_task)
@@ -383,7 +383,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized_docks:
             self._sized_docks = True
-            self.resizeDocks([self._left_dock], [340], Qt.Orientation.Horizontal)
+            # the side docks leave the result tabs most of a 1280-pixel-wide screen
+            self.resizeDocks([self._left_dock, self._params_dock], [320, 360], Qt.Orientation.Horizontal)
             self.resizeDocks([self._jobs_dock], [170], Qt.Orientation.Vertical)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
