@@ -63,6 +63,15 @@ def test_window_with_every_result_open_fits_a_1280x800_screen(window, qtbot):
         assert hint.width() <= SCREEN.width() and hint.height() <= SCREEN.height(), (result.kind, hint)
         assert window.size() == SCREEN, (result.kind, window.size())
     assert window.centralWidget().width() >= 540  # the side docks leave the results most of the width
+    curves = demo_results.sgd_curves(epochs=3)
+    for i in range(10):
+        window.show_result(f"20261202-0000{i:02d}-some.task-abc{i:03d}", curves, "A task with a long title")
+    qtbot.wait(20)
+    bar = window.tabs.tabBar()
+    widths = [bar.tabRect(i).width() for i in range(bar.count()) if bar.tabText(i).startswith("A task")]
+    assert len(widths) == 10
+    assert min(widths) >= 150, widths  # scrolls rather than "…"
+    assert window.size() == SCREEN and window.minimumSizeHint().width() <= SCREEN.width()
 
 
 def test_screenshot_main_window_is_1280x800(window, qtbot, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPlainTextEdit,
+    QTabBar,
     QTabWidget,
     QWidget,
 )
@@ -60,6 +61,29 @@ class _SampleLoader(QRunnable):
         self.signals.loaded.emit(self.spec, data, "")
 
 
+class _RunTabBar(QTabBar):
+    """Tabs that shrink (eliding the middle of "task · run id") but never to an unreadable "…": past that, the
+    bar scrolls."""
+
+    MIN_WIDTH = 180
+
+    def minimumTabSizeHint(self, index: int) -> QSize:  # noqa: N802 - Qt API
+        hint = super().minimumTabSizeHint(index)
+        return QSize(min(max(hint.width(), self.MIN_WIDTH), self.tabSizeHint(index).width()), hint.height())
+
+
+class ResultTabs(QTabWidget):
+    """The window's central tabs: one per run (and the welcome page and error panels)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabBar(_RunTabBar())
+        self.setTabsClosable(True)
+        self.setDocumentMode(True)
+        self.setUsesScrollButtons(True)
+        self.setElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the task's title and the run id's end
+
+
 class RunTab(QTabWidget):
     """One run's tab in the window: its result views as sub-tabs (one per result name)."""
 
@@ -99,11 +123,7 @@ class MainWindow(QMainWindow):
         self._sample_signals = _SampleSignals()
         self._sample_signals.loaded.connect(self._sample_loaded)
 
-        self.tabs = QTabWidget()
-        self.tabs.setTabsClosable(True)
-        self.tabs.setDocumentMode(True)
-        self.tabs.setUsesScrollButtons(True)
-        self.tabs.setElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the task's title and the run id's end
+        self.tabs = ResultTabs()
         self.tabs.tabCloseRequested.connect(self._close_tab)
         welcome = QLabel(WELCOME)
         welcome.setWordWrap(True)
