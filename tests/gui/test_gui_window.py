@@ -328,3 +328,18 @@ def test_one_tab_per_run_with_its_results_as_sub_tabs(window, qtbot, run_task):
     assert all(run_id != first.record.id for run_id, _ in window.views)
     window.open_run(first.job.run_dir)
     assert window.tabs.count() == count and window.current_view().result.name == "live"
+
+
+def test_device_probe_answers_the_core_while_a_window_is_open(qtbot, fake_plugins):
+    from workbench.core import devices
+    from workbench.gui import device_probe
+    from workbench.gui.main_window import MainWindow
+
+    original = devices.torch_cuda_devices
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert devices.torch_cuda_devices is not original
+    assert devices.torch_cuda_devices() == tuple(device_probe.probe()["torch_cuda"])
+    assert isinstance(devices.onnx_cuda_usable(), bool)
+    win.close()
+    assert devices.torch_cuda_devices is original

@@ -71,12 +71,24 @@ _torch_cuda_devices.cache_clear = _reset  # the lru_cache interface of the funct
 _onnx_cuda_usable.cache_clear = _reset
 
 
+_INSTALLED: list[tuple] = []  # the core's own functions, while windows use the probe (one entry per window)
+
+
 def install() -> None:
-    """Answer the core's device questions from the probe in this process (idempotent)."""
+    """Answer the core's device questions from the probe in this process, until the matching ``uninstall``."""
     from workbench.core import devices
 
+    _INSTALLED.append((devices.torch_cuda_devices, devices.onnx_cuda_usable))
     devices.torch_cuda_devices = _torch_cuda_devices
     devices.onnx_cuda_usable = _onnx_cuda_usable
+
+
+def uninstall() -> None:
+    """Undo one ``install``; the last one puts the core's own functions back."""
+    from workbench.core import devices
+
+    if _INSTALLED:
+        devices.torch_cuda_devices, devices.onnx_cuda_usable = _INSTALLED.pop()
 
 
 class MachineDevices(QObject):

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.views: dict[tuple[str, str], QWidget] = {}
         self.run_tabs: dict[str, RunTab] = {}
         device_probe.install()  # resolving a job's device asks the probe's subprocess, never torch in here
+        self._probe_installed = True
         self.machine = MachineDevices(self)
         self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
         self._sample_signals = _SampleSignals()
@@ -411,4 +412,7 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.jobs.wait(5000)
         self.machine.stop()
+        if self._probe_installed:
+            self._probe_installed = False
+            device_probe.uninstall()
         super().closeEvent(event)
