@@ -85,3 +85,19 @@ def test_screenshot_main_window_is_1280x800(window, qtbot, tmp_path, monkeypatch
     assert tmp_path / "main-window.png" in written
     assert (image.width(), image.height()) == (SCREEN.width(), SCREEN.height())
 
+
+
+def test_long_error_messages_and_job_titles_do_not_widen_the_window(window, qtbot):
+    from workbench.core.runner import RunRequest
+    from workbench.gui.jobs import JobEntry
+
+    window.resize(SCREEN)
+    panel = window.show_error("a step with a long title " * 12, "/a/long/path/without/any/spaces" * 30, "tb")
+    entry = JobEntry(key=10**6, request=RunRequest(task="fake.long"), title="recipe 3/7: a-long-step-name-" * 6)
+    window.jobs.entries[entry.key] = entry
+    window.jobs.added.emit(entry)
+    qtbot.wait(20)
+    assert window.minimumSizeHint().width() <= SCREEN.width()
+    assert window.size() == SCREEN
+    assert panel.message.width() <= window.width()
+    window.jobs.entries.pop(entry.key)
