@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "fake_plugins"))
 
-from wb_gui_fakes import EveryFieldParams  # noqa: E402
+from wb_gui_fakes import EveryFieldParams, GroupedParams  # noqa: E402
 
 from workbench.gui.form_fields import field_errors, parse_text, plan_form  # noqa: E402
 
@@ -33,3 +33,9 @@ def test_text_parsing_and_field_messages():
     assert summary.startswith("count: ") and "label" in summary
     assert field_errors(EveryFieldParams, {"count": "3"}) == ({}, "")
     assert "unknown parameter" in field_errors(EveryFieldParams, {"nope": 1})[1]
+
+
+def test_groups_come_from_the_model_or_the_field():
+    plans = {p.name: p.group for p in plan_form(GroupedParams)}
+    assert plans == {"name": "", "lr": "Optimiser", "epochs": "Schedule", "momentum": "Optimiser", "tag": ""}
+    assert {p.group for p in plan_form(EveryFieldParams)} == {""}

@@ -17,3 +17,7 @@ def test_screenshot_mode_writes_every_view(tmp_path):
     kinds = ("metrics", "scores", "image-grid", "heatmap", "token-scores", "regions", "curves", "registration")
     assert {"main-window.png", "main-window-empty.png"} | {f"view-{k}.png" for k in kinds} <= names
     assert all((tmp_path / n).stat().st_size > 5000 for n in names)
+    from PySide6.QtGui import QImage
+
+    window = QImage(str(tmp_path / "main-window.png"))
+    assert (window.width(), window.height()) == (1280, 800)  # the scores tab is open and the window still fits

@@ -15,10 +15,18 @@ from workbench.cli import run_batch
 from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunStore
 from workbench.gui.error_panel import ErrorPanel
+from workbench.gui.main_window import RunTab
 
 
 def _tab_widgets(win):
-    return [win.tabs.widget(i) for i in range(win.tabs.count())]
+    """Every tab's widget, with each run tab followed by its result views."""
+    out = []
+    for i in range(win.tabs.count()):
+        widget = win.tabs.widget(i)
+        out.append(widget)
+        if isinstance(widget, RunTab):
+            out.extend(widget.widget(j) for j in range(widget.count()))
+    return out
 
 
 def test_first_frame_imports_no_torch_or_matplotlib():
@@ -65,11 +73,15 @@ def test_form_is_generated_and_invalid_values_block_run(window, qtbot, run_task)
     assert form.editors["data_dir"].plan.kind == "path-dir"
     assert form.editors["weights_path"].plan.kind == "path-file"
     assert form.run_button.isEnabled()
+    count = form.editors["count"].spin
+    assert (count.minimum(), count.maximum(), count.value()) == (1, 10, 3)  # a spin box within the field's range
     form.editors["count"].set_value("11")
+    assert count.value() == 10 and form.run_button.isEnabled()
+    form.editors["rate"].set_value("1.5")
     assert not form.run_button.isEnabled()
-    assert not form.editors["count"].error.isHidden()
-    assert "less than or equal to 10" in form.editors["count"].error.text()
-    assert "count" in form.problem.text() and "count" in form.run_button.toolTip()
+    assert not form.editors["rate"].error.isHidden()
+    assert "less than 1" in form.editors["rate"].error.text()
+    assert "rate" in form.problem.text() and "rate" in form.run_button.toolTip()
     form.run_button.click()
     assert form.request() is None
     assert window.jobs.entries == {}
@@ -81,7 +93,7 @@ def test_form_is_generated_and_invalid_values_block_run(window, qtbot, run_task)
     form.editors["sizes"].set_value([3, 4])
     assert form.run_button.isEnabled()
     request = form.request()
-    assert request.params["count"] == "4" and request.params["mode"] == "exact" and request.params["sizes"] == [3, 4]
+    assert request.params["count"] == 4 and request.params["mode"] == "exact" and request.params["sizes"] == [3, 4]
     entry = run_task(window, "fake.every-field", {"count": 4, "mode": "exact"})
     assert entry.state == "completed"
     assert RunStore.load(entry.job.run_dir).params["count"] == 4
@@ -203,12 +215,13 @@ def test_curves_update_live_in_one_tab_and_reopen_from_history(window, qtbot, ru
     assert len(views) == 1
     line = views[0].canvas.figure.axes[0].lines[0]
     assert len(line.get_xdata()) == 4
-    window.tabs.removeTab(window.tabs.indexOf(views[0]))
+    window.tabs.tabCloseRequested.emit(window.tabs.indexOf(window.run_tabs[entry.record.id]))
+    assert entry.record.id not in window.run_tabs
     item = window.history.tree.topLevelItem(0)
     assert item.text(0) == entry.record.id
     window.history.tree.setCurrentItem(item)
     window.history._open_selected()
-    reopened = window.tabs.currentWidget()
+    reopened = window.current_view()
     assert reopened.result.name == "live" and reopened.result.series["decay"].shape == (2, 4)
 
 
@@ -240,3 +253,93 @@ def test_sample_world_opens_a_preview(window, qtbot):
                 and w.result.kind == "image-grid")
     assert len(grid.result.images) >= 8
     assert grid.model.rowCount() == len(grid.result.images)
+
+
+def test_choosing_a_sample_model_or_plugin_clears_the_previous_tasks_form(window, qtbot):
+    tree, form = window.browser, window.form
+
+    def child(section_prefix: str):
+        section = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                       if tree.topLevelItem(i).text(0).startswith(section_prefix))
+        return section.child(0)
+
+    for item in (child("Sample data"), child("Model zoo"), tree.plugin_items["gui-fakes"],
+                 tree.plugin_items["gui-broken"]):
+        window.browser.select_task("fake.every-field")
+        assert form.spec is not None and form.editors and form.run_button.isEnabled()
+        tree.setCurrentItem(item)
+        assert form.spec is None, item.text(0)
+        assert form.editors == {} and form.fields.rowCount() == 0
+        assert not form.run_button.isEnabled()
+        assert form.request() is None
+        assert item.text(0).split(" (")[0] in form.title.text()
+        form.run_button.click()
+        assert window.jobs.entries == {}
+
+
+def test_worker_jobs_leave_torch_and_onnxruntime_out_of_the_gui_process(fake_plugins):
+    """Resolving an ``auto`` device for a task that could use CUDA asks the device probe's subprocess."""
+    code = (
+        "import os, sys, json, time\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from workbench.gui.main_window import MainWindow\n"
+        "from workbench.core.runner import RunRequest\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "states = []\n"
+        "for backend in ('auto', 'onnx', 'torch-cpu'):\n"
+        "    e = w.submit(RunRequest(task='fake.gpu-worker', params={'steps': 2}, backend=backend,\n"
+        "                            execution='worker'))\n"
+        "    end = time.monotonic() + 120\n"
+        "    while not e.finished and time.monotonic() < end:\n"
+        "        app.processEvents(); time.sleep(0.02)\n"
+        "    states.append([e.state, e.record.resolved_backend if e.record else e.error])\n"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules]\n"
+        "print(json.dumps({'heavy': heavy, 'states': states}))\n"
+        "w.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [s[0] for s in report["states"]] == ["completed"] * 3, report
+    assert report["states"][1][1].startswith("onnx-")
+    assert report["heavy"] == []
+
+
+def test_one_tab_per_run_with_its_results_as_sub_tabs(window, qtbot, run_task):
+    first = run_task(window, "fake.live-curve", {"steps": 2})
+    second = run_task(window, "fake.live-curve", {"steps": 2})
+    tabs = {rid: window.run_tabs[rid] for rid in (first.record.id, second.record.id)}
+    for run_id, tab in tabs.items():
+        text = window.tabs.tabText(window.tabs.indexOf(tab))
+        assert run_id in text and "Fake live curve" in text
+        assert tab.count() == 1 and tab.widget(0).result.name == "live"
+    assert window.tabs.currentWidget() is tabs[second.record.id]
+    count = window.tabs.count()
+    # reopening a run that is open brings its tab to the front instead of opening it again
+    window.open_run(first.job.run_dir)
+    assert window.tabs.count() == count and window.tabs.currentWidget() is tabs[first.record.id]
+    # Ctrl+W closes the tab in front
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.count() == count - 1 and first.record.id not in window.run_tabs
+    assert all(run_id != first.record.id for run_id, _ in window.views)
+    window.open_run(first.job.run_dir)
+    assert window.tabs.count() == count and window.current_view().result.name == "live"
+
+
+def test_device_probe_answers_the_core_while_a_window_is_open(qtbot, fake_plugins):
+    from workbench.core import devices
+    from workbench.gui import device_probe
+    from workbench.gui.main_window import MainWindow
+
+    original = devices.torch_cuda_devices
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert devices.torch_cuda_devices is not original
+    assert devices.torch_cuda_devices() == tuple(device_probe.probe()["torch_cuda"])
+    assert isinstance(devices.onnx_cuda_usable(), bool)
+    win.close()
+    assert devices.torch_cuda_devices is original

@@ -2,12 +2,18 @@
 
 Asking torch about CUDA imports torch (seconds, hundreds of MB); a child process answers instead, so
 the window appears at once and stays light. Until the answer arrives only ``auto`` and ``cpu`` are offered.
+
+The same answer serves the core: ``install()`` makes ``workbench.core.devices`` ask the probe when a job's
+placement is resolved (``auto`` device, CUDA requested), so running a job never imports torch or ONNX Runtime
+into the window's process either - a worker subprocess job keeps them in the worker.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import threading
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
@@ -17,6 +23,72 @@ _PROBE = (
     "print(json.dumps({'torch_cuda': list(devices.torch_cuda_devices()), 'onnx_cuda': devices.onnx_cuda_usable()}))\n"
 )
 _CACHE: dict | None = None
+_LOCK = threading.Lock()
+_NOTHING = {"torch_cuda": [], "onnx_cuda": False}
+
+
+def _parse(stdout: str) -> dict | None:
+    lines = stdout.strip().splitlines()
+    try:
+        info = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        return None
+    return info if isinstance(info, dict) and {"torch_cuda", "onnx_cuda"} <= set(info) else None
+
+
+def probe(timeout: float = 300.0) -> dict:
+    """The machine's devices, asked of a child process once per process (blocks; jobs call it off the GUI thread).
+
+    A probe that fails answers "no CUDA", so a job asking for CUDA fails with the core's "no usable CUDA" error.
+    """
+    global _CACHE
+    with _LOCK:
+        if _CACHE is None:
+            try:
+                out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=timeout)
+                _CACHE = _parse(out.stdout) if out.returncode == 0 else None
+            except (OSError, subprocess.SubprocessError):
+                _CACHE = None
+            _CACHE = _CACHE or dict(_NOTHING)
+        return _CACHE
+
+
+def _reset() -> None:
+    global _CACHE
+    with _LOCK:
+        _CACHE = None
+
+
+def _torch_cuda_devices() -> tuple[str, ...]:
+    return tuple(probe()["torch_cuda"])
+
+
+def _onnx_cuda_usable() -> bool:
+    return bool(probe()["onnx_cuda"])
+
+
+_torch_cuda_devices.cache_clear = _reset  # the lru_cache interface of the functions they stand in for
+_onnx_cuda_usable.cache_clear = _reset
+
+
+_INSTALLED: list[tuple] = []  # the core's own functions, while windows use the probe (one entry per window)
+
+
+def install() -> None:
+    """Answer the core's device questions from the probe in this process, until the matching ``uninstall``."""
+    from workbench.core import devices
+
+    _INSTALLED.append((devices.torch_cuda_devices, devices.onnx_cuda_usable))
+    devices.torch_cuda_devices = _torch_cuda_devices
+    devices.onnx_cuda_usable = _onnx_cuda_usable
+
+
+def uninstall() -> None:
+    """Undo one ``install``; the last one puts the core's own functions back."""
+    from workbench.core import devices
+
+    if _INSTALLED:
+        devices.torch_cuda_devices, devices.onnx_cuda_usable = _INSTALLED.pop()
 
 
 class MachineDevices(QObject):
@@ -31,6 +103,9 @@ class MachineDevices(QObject):
         self._proc: QProcess | None = None
 
     def start(self) -> None:
+        if self.info is None and _CACHE is not None:
+            self.info = _CACHE
+            self.changed.emit()
         if self.info is not None or self._proc is not None:
             return
         self._proc = QProcess(self)
@@ -39,15 +114,13 @@ class MachineDevices(QObject):
 
     def _done(self, code: int, _status) -> None:
         global _CACHE
-        out = bytes(self._proc.readAllStandardOutput()).decode(errors="replace").strip().splitlines()
-        try:
-            self.info = json.loads(out[-1]) if code == 0 and out else None
-        except json.JSONDecodeError:
-            self.info = None
-        if self.info is None:
+        info = _parse(bytes(self._proc.readAllStandardOutput()).decode(errors="replace")) if code == 0 else None
+        if info is None:
             self.error = bytes(self._proc.readAllStandardError()).decode(errors="replace")[-500:]
-            self.info = {"torch_cuda": [], "onnx_cuda": False}
-        _CACHE = self.info
+            info = dict(_NOTHING)
+        with _LOCK:
+            _CACHE = _CACHE or info  # a job may have probed synchronously meanwhile: one answer per process
+            self.info = _CACHE
         self._proc = None
         self.changed.emit()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 
 class ErrorPanel(QWidget):
@@ -23,6 +23,11 @@ class ErrorPanel(QWidget):
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.details.hide()
         self.toggle.toggled.connect(self._toggle)
+        for label in (heading, self.message):  # long titles and paths wrap or clip, never widen the window
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(200)
+        self.message.setToolTip(message[:2000])
         layout.addWidget(heading)
         layout.addWidget(self.message)
         layout.addWidget(self.toggle)

@@ -3,10 +3,15 @@
 The form is generated from the model alone: numbers with their ``ge/gt/le/lt`` range, ``Literal`` and
 ``Enum`` choices, booleans, path-like strings (named ``*path*``, ``*dir*``, ``*file*``, ``*folder*``, or
 typed ``Path``) with pickers, and anything else (lists, dicts) as YAML text.
+
+A model may group its fields into boxes: per field with ``Field(..., json_schema_extra={"group": "Optimiser"})``
+or for the whole model with ``model_config = ConfigDict(json_schema_extra={"groups": {"Optimiser": ["lr", ...]}})``.
+Ungrouped fields come first; groups follow in the order their first field appears.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import pathlib
 import types
@@ -42,6 +47,7 @@ class FieldPlan:
     low_open: bool = False
     high_open: bool = False
     help: str = ""
+    group: str = ""
 
     @property
     def range_text(self) -> str:
@@ -102,8 +108,24 @@ def plan_field(name: str, info: FieldInfo) -> FieldPlan:
     return FieldPlan(kind="yaml", **common)
 
 
+def _groups(model: type[BaseModel]) -> dict[str, str]:
+    """Field name -> group title, from the model's ``groups`` and each field's ``group``."""
+    out: dict[str, str] = {}
+    extra = model.model_config.get("json_schema_extra")
+    if isinstance(extra, dict) and isinstance(extra.get("groups"), dict):
+        for title, names in extra["groups"].items():
+            for name in names:
+                out[str(name)] = str(title)
+    for name, info in model.model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("group"):
+            out[name] = str(info.json_schema_extra["group"])
+    return out
+
+
 def plan_form(model: type[BaseModel]) -> list[FieldPlan]:
-    return [plan_field(name, info) for name, info in model.model_fields.items()]
+    groups = _groups(model)
+    return [dataclasses.replace(plan_field(name, info), group=groups.get(name, ""))
+            for name, info in model.model_fields.items()]
 
 
 def parse_text(plan: FieldPlan, text: str) -> tuple[bool, Any]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
     QPlainTextEdit,
+    QTabBar,
     QTabWidget,
     QWidget,
 )
@@ -25,6 +26,7 @@ from workbench.core.results import Result
 from workbench.core.runner import RunEvent, RunRequest
 from workbench.core.runstore import RunRecord, RunStore
 from workbench.core.specs import SampleSpec, TaskSpec, resolve_entry
+from workbench.gui import device_probe
 from workbench.gui.device_probe import MachineDevices
 from workbench.gui.error_panel import ErrorPanel
 from workbench.gui.history import RunHistory
@@ -35,7 +37,8 @@ from workbench.gui.task_browser import TaskBrowser
 
 WELCOME = """<h2>Alignment Workbench</h2>
 <p>Pick a task on the left, fill its parameters on the right and press <b>Run</b>.
-Results open here, one tab per result; jobs, the log and past runs are in the docks below.</p>
+Each run opens here in its own tab, one sub-tab per result (Ctrl+W closes a tab); jobs, the log and
+past runs are in the docks below.</p>
 <p>Drop a file or folder onto the window to fill the task's path field, or a run folder to reopen it.
 Double-click a sample world to look inside it.</p>"""
 
@@ -58,6 +61,45 @@ class _SampleLoader(QRunnable):
         self.signals.loaded.emit(self.spec, data, "")
 
 
+class _RunTabBar(QTabBar):
+    """Tabs that shrink (eliding the middle of "task · run id") but never to an unreadable "…": past that, the
+    bar scrolls."""
+
+    MIN_WIDTH = 180
+
+    def minimumTabSizeHint(self, index: int) -> QSize:  # noqa: N802 - Qt API
+        hint = super().minimumTabSizeHint(index)
+        return QSize(min(max(hint.width(), self.MIN_WIDTH), self.tabSizeHint(index).width()), hint.height())
+
+
+class ResultTabs(QTabWidget):
+    """The window's central tabs: one per run (and the welcome page and error panels)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabBar(_RunTabBar())
+        self.setTabsClosable(True)
+        self.setDocumentMode(True)
+        self.setUsesScrollButtons(True)
+        self.setElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the task's title and the run id's end
+
+
+class RunTab(QTabWidget):
+    """One run's tab in the window: its result views as sub-tabs (one per result name)."""
+
+    def __init__(self, run_id: str, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_id, self.title = run_id, title
+        self.views: dict[str, QWidget] = {}
+        self.setDocumentMode(True)
+        self.setUsesScrollButtons(True)
+        self.setElideMode(Qt.TextElideMode.ElideRight)
+
+    def view(self, name: str) -> QWidget | None:
+        view = self.views.get(name)
+        return view if view is not None and self.indexOf(view) >= 0 else None
+
+
 class MainWindow(QMainWindow):
     """``result_shown(run_id, Result)`` fires whenever a result tab is created or updated."""
 
@@ -66,20 +108,23 @@ class MainWindow(QMainWindow):
     def __init__(self, host: PluginHost | None = None, store: RunStore | None = None, parallel_jobs: int = 1) -> None:
         super().__init__()
         self.setWindowTitle("Alignment Workbench")
-        self.resize(1400, 880)
+        screen = QGuiApplication.primaryScreen()
+        size = QSize(1400, 880)
+        self.resize(size.boundedTo(screen.availableGeometry().size()) if screen is not None else size)
         self.setAcceptDrops(True)
         self.host = host or get_host()
         self.store = store or RunStore(assets.runs_dir())
         self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
         self.views: dict[tuple[str, str], QWidget] = {}
+        self.run_tabs: dict[str, RunTab] = {}
+        device_probe.install()  # resolving a job's device asks the probe's subprocess, never torch in here
+        self._probe_installed = True
         self.machine = MachineDevices(self)
         self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
         self._sample_signals = _SampleSignals()
         self._sample_signals.loaded.connect(self._sample_loaded)
 
-        self.tabs = QTabWidget()
-        self.tabs.setTabsClosable(True)
-        self.tabs.setDocumentMode(True)
+        self.tabs = ResultTabs()
         self.tabs.tabCloseRequested.connect(self._close_tab)
         welcome = QLabel(WELCOME)
         welcome.setWordWrap(True)
@@ -97,7 +142,7 @@ class MainWindow(QMainWindow):
         self.log.setMaximumBlockCount(5000)
         self.history = RunHistory(self.store, self.titles)
         left = self._dock("Tasks", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
+        params_dock = self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
         jobs_dock = self._dock("Jobs", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea)
         log_dock = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
         history_dock = self._dock("Run history", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -105,12 +150,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(log_dock, history_dock)
         jobs_dock.raise_()
         self._sized_docks = False
-        self._left_dock, self._jobs_dock = left, jobs_dock
+        self._left_dock, self._params_dock, self._jobs_dock = left, params_dock, jobs_dock
         self._menus()
 
         self.browser.task_selected.connect(self.select_task)
         self.browser.plugin_selected.connect(self._plugin_selected)
-        self.browser.info_selected.connect(self.form.title.setText)
+        self.browser.info_selected.connect(self.form.show_info)
         self.browser.sample_activated.connect(self.open_sample)
         self.form.run_requested.connect(self.submit)
         self.jobs.event.connect(self._job_event)
@@ -141,7 +186,13 @@ class MainWindow(QMainWindow):
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        close_tab = QAction("Close tab", self)
+        close_tab.setShortcuts(list(dict.fromkeys([QKeySequence("Ctrl+W"),
+                                                   *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)])))
+        close_tab.triggered.connect(self.close_current_tab)
+        self.addAction(close_tab)
         file_menu.addAction(export)
+        file_menu.addAction(close_tab)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
@@ -208,7 +259,7 @@ class MainWindow(QMainWindow):
 
     def _job_event(self, entry: JobEntry, ev: RunEvent) -> None:
         if ev.kind == "result" and ev.result is not None:
-            self.show_result(ev.run_id, ev.result)
+            self.show_result(ev.run_id, ev.result, self.titles.get(entry.request.task, entry.title))
         elif ev.kind == "log":
             self.append_log(f"[{entry.title}] {ev.message}")
         elif ev.kind == "state":
@@ -225,22 +276,51 @@ class MainWindow(QMainWindow):
         self.log.appendPlainText(line)
 
     # --- result tabs --------------------------------------------------------------------------------
-    def show_result(self, run_id: str, result: Result) -> QWidget:
-        """Open a tab for ``result`` or, when this run already showed that name, update it in place."""
+    def run_tab(self, run_id: str, title: str = "") -> RunTab:
+        """The run's tab (created when missing), titled with the task and the run id."""
+        tab = self.run_tabs.get(run_id)
+        if tab is not None and self.tabs.indexOf(tab) >= 0:
+            return tab
+        title = title or run_id
+        tab = RunTab(run_id, title)
+        self.run_tabs[run_id] = tab
+        label = title if title == run_id else f"{title} · {run_id}"
+        index = self.tabs.addTab(tab, label)
+        self.tabs.setTabToolTip(index, label)
+        return tab
+
+    def show_result(self, run_id: str, result: Result, title: str = "") -> QWidget:
+        """Show ``result`` in its run's tab: a new sub-tab, or, when the run already showed that name, the same
+        view updated in place (live curves)."""
         from workbench.gui.views import create_view
 
         key = (run_id, result.name)
-        view = self.views.get(key)
-        if view is not None and self.tabs.indexOf(view) >= 0:
+        tab = self.run_tab(run_id, title)
+        view = tab.view(result.name)
+        if view is not None:
             view.update_result(result)
         else:
             view = create_view(result)
-            self.views[key] = view
-            index = self.tabs.addTab(view, result.title or result.name)
-            self.tabs.setTabToolTip(index, f"{result.kind} '{result.name}' from {run_id}")
-            self.tabs.setCurrentIndex(index)
+            self.views[key] = tab.views[result.name] = view
+            index = tab.addTab(view, result.title or result.name)
+            tab.setTabToolTip(index, f"{result.kind} '{result.name}' from {run_id}")
+            self.focus_view(view)
         self.result_shown.emit(run_id, result)
         return view
+
+    def focus_view(self, view: QWidget) -> None:
+        """Bring a result view to the front: its run's tab, then its sub-tab."""
+        for tab in self.run_tabs.values():
+            if tab.indexOf(view) >= 0:
+                tab.setCurrentWidget(view)
+                if self.tabs.indexOf(tab) >= 0:
+                    self.tabs.setCurrentWidget(tab)
+                return
+
+    def current_view(self) -> QWidget | None:
+        """The result view in front (None when the front tab is not a run's)."""
+        tab = self.tabs.currentWidget()
+        return tab.currentWidget() if isinstance(tab, RunTab) else None
 
     def show_error(self, title: str, message: str, traceback: str = "") -> ErrorPanel:
         panel = ErrorPanel(title, message, traceback)
@@ -249,21 +329,35 @@ class MainWindow(QMainWindow):
 
     def _close_tab(self, index: int) -> None:
         widget = self.tabs.widget(index)
+        if widget is None:
+            return
         self.tabs.removeTab(index)
-        self.views = {k: v for k, v in self.views.items() if v is not widget}
+        closed = set(widget.views.values()) if isinstance(widget, RunTab) else {widget}
+        self.views = {k: v for k, v in self.views.items() if v not in closed}
+        self.run_tabs = {k: t for k, t in self.run_tabs.items() if t is not widget}
         widget.deleteLater()
 
+    def close_current_tab(self) -> None:
+        """Ctrl+W: close the tab in front (a run's tab with all its views, an error panel, the welcome page)."""
+        if self.tabs.count():
+            self._close_tab(self.tabs.currentIndex())
+
     def _plugin_selected(self, info: PluginInfo) -> None:
+        tasks = ", ".join(info.tasks) or "no tasks"
+        self.form.show_info(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
         if info.status == "failed":
             self.show_error(f"plugin {info.name} failed to load", info.error, info.traceback)
-        else:
-            tasks = ", ".join(info.tasks) or "no tasks"
-            self.form.title.setText(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
 
     def open_run(self, run_dir: Path, record: RunRecord | None = None) -> None:
+        """Open a past run in its own tab; a run that is already open is brought to the front instead."""
         record = record or RunStore.load(run_dir)
+        tab = self.run_tabs.get(record.id)
+        if tab is not None and self.tabs.indexOf(tab) >= 0:
+            self.tabs.setCurrentWidget(tab)
+            self.append_log(f"{record.id} is already open")
+            return
         for result in RunStore.results(run_dir):
-            self.show_result(record.id, result)
+            self.show_result(record.id, result, self.titles.get(record.task, record.task))
         if record.state.value in ("failed", "interrupted"):
             self.show_error(f"{self.titles.get(record.task, record.task)} {record.state.value}",
                             record.error, record.traceback)
@@ -280,7 +374,7 @@ class MainWindow(QMainWindow):
         from workbench.gui.sample_preview import preview_results
 
         for result in preview_results(spec.id, spec.title, data):
-            self.show_result(f"sample:{spec.id}", result)
+            self.show_result(f"sample:{spec.id}", result, spec.title)
         self.append_log(f"sample {spec.id} loaded")
 
     # --- drag and drop ------------------------------------------------------------------------------
@@ -310,11 +404,15 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized_docks:
             self._sized_docks = True
-            self.resizeDocks([self._left_dock], [340], Qt.Orientation.Horizontal)
+            # the side docks leave the result tabs most of a 1280-pixel-wide screen
+            self.resizeDocks([self._left_dock, self._params_dock], [320, 360], Qt.Orientation.Horizontal)
             self.resizeDocks([self._jobs_dock], [170], Qt.Orientation.Vertical)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.jobs.cancel_all()
         self.jobs.wait(5000)
         self.machine.stop()
+        if self._probe_installed:
+            self._probe_installed = False
+            device_probe.uninstall()
         super().closeEvent(event)

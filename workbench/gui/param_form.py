@@ -7,11 +7,17 @@ can use a GPU default to a worker subprocess, keeping torch and crashes out of t
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import math
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -34,6 +40,54 @@ from workbench.gui.device_probe import MachineDevices
 from workbench.gui.form_fields import FieldPlan, display_text, field_errors, parse_text, plan_form
 
 ERROR_STYLE = "color: #c0392b;"
+HELP_STYLE = "color: #707070;"
+
+
+class _WheelNeedsFocus:
+    """Mixin for value widgets in a scrolled form: the mouse wheel changes the value only once the field has
+    focus (clicked or tabbed into); otherwise the wheel scrolls the form around it."""
+
+    def _init_wheel(self) -> None:
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self.hasFocus():
+            super().wheelEvent(event)
+            return
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        if parent is None:
+            event.ignore()
+            return
+        QApplication.sendEvent(parent.viewport(), event)  # explicit: Qt stops synthetic wheel events here
+        event.accept()
+
+
+class FormComboBox(_WheelNeedsFocus, QComboBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._init_wheel()
+
+
+class FormSpinBox(_WheelNeedsFocus, QSpinBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._init_wheel()
+
+
+_INT_LIMIT = 2**31 - 1
+
+
+def _spin_range(plan: FieldPlan) -> tuple[int, int] | None:
+    """The spin box range of an int field, or None when it needs a text editor (optional, no default, huge)."""
+    if plan.kind != "int" or plan.optional or isinstance(plan.default, bool) or not isinstance(plan.default, int):
+        return None
+    low = -_INT_LIMIT if plan.low is None else math.floor(plan.low) + 1 if plan.low_open else math.ceil(plan.low)
+    high = _INT_LIMIT if plan.high is None else math.ceil(plan.high) - 1 if plan.high_open else math.floor(plan.high)
+    if not -_INT_LIMIT <= low <= plan.default <= high <= _INT_LIMIT:
+        return None
+    return low, high
 
 
 class FieldEditor(QWidget):
@@ -51,19 +105,27 @@ class FieldEditor(QWidget):
         self.check: QCheckBox | None = None
         self.combo: QComboBox | None = None
         self.line: QLineEdit | None = None
+        self.spin: QSpinBox | None = None
         if plan.kind == "bool":
             self.check = QCheckBox()
             self.check.setChecked(bool(plan.default))
             self.check.toggled.connect(self.changed)
             row.addWidget(self.check)
         elif plan.kind == "choice":
-            self.combo = QComboBox()
+            self.combo = FormComboBox()
             for choice in plan.choices:
                 self.combo.addItem(str(choice), choice)
             if plan.default in plan.choices:
                 self.combo.setCurrentIndex(plan.choices.index(plan.default))
             self.combo.currentIndexChanged.connect(self.changed)
             row.addWidget(self.combo)
+        elif _spin_range(plan) is not None:
+            self.spin = FormSpinBox()
+            self.spin.setRange(*_spin_range(plan))
+            self.spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)  # 300 -> 310, 7 -> 8
+            self.spin.setValue(plan.default)
+            self.spin.valueChanged.connect(self.changed)
+            row.addWidget(self.spin, 1)
         else:
             self.line = QLineEdit(display_text(plan, plan.default))
             self.line.setPlaceholderText(plan.range_text or ("optional" if plan.optional else ""))
@@ -77,6 +139,21 @@ class FieldEditor(QWidget):
                 row.addWidget(pick)
         if plan.range_text:
             row.addWidget(QLabel(plan.range_text.replace("value", "x")))
+        self.reset = QToolButton()
+        self.reset.setText("↺")
+        self.reset.setObjectName(f"reset-{plan.name}")
+        self.reset.setToolTip(f"restore the default ({display_text(plan, plan.default) or 'empty'})")
+        self.reset.clicked.connect(self.restore_default)
+        self.reset.setVisible(not plan.required)
+        row.addWidget(self.reset)
+        self.description = QLabel(plan.help)
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet(HELP_STYLE)
+        font = self.description.font()
+        font.setPointSizeF(max(font.pointSizeF() - 1, 6))
+        self.description.setFont(font)
+        self.description.setVisible(bool(plan.help))
+        layout.addWidget(self.description)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
@@ -84,6 +161,24 @@ class FieldEditor(QWidget):
         self.error.hide()
         layout.addWidget(self.error)
         self.setToolTip(plan.help)
+        self.changed.connect(self._update_reset)
+        self._update_reset()
+
+    def is_default(self) -> bool:
+        """True while the field shows its default (what an untouched form would run with)."""
+        if self.check is not None:
+            return self.check.isChecked() == bool(self.plan.default)
+        if self.combo is not None:
+            return self.combo.currentData() == self.plan.default
+        if self.spin is not None:
+            return self.spin.value() == self.plan.default
+        return self.line.text().strip() == display_text(self.plan, self.plan.default)
+
+    def restore_default(self) -> None:
+        self.set_value(self.plan.default)
+
+    def _update_reset(self) -> None:
+        self.reset.setEnabled(not self.is_default())
 
     def _pick(self) -> None:
         if self.plan.kind == "path-dir":
@@ -98,9 +193,13 @@ class FieldEditor(QWidget):
             return True, self.check.isChecked()
         if self.combo is not None:
             return True, self.combo.currentData()
+        if self.spin is not None:
+            return True, self.spin.value()
         return parse_text(self.plan, self.line.text())
 
     def set_value(self, value: Any) -> None:
+        if isinstance(value, enum.Enum):
+            value = value.value
         if self.check is not None:
             self.check.setChecked(bool(value))
         elif self.combo is not None:
@@ -108,6 +207,9 @@ class FieldEditor(QWidget):
             if index < 0:
                 index = self.combo.findText(str(value))
             self.combo.setCurrentIndex(max(index, 0))
+        elif self.spin is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                self.spin.setValue(int(value))  # clamped to the field's range
         else:
             self.line.setText(display_text(self.plan, value))
 
@@ -126,12 +228,13 @@ class ParamForm(QWidget):
         self.machine = machine
         self.spec: TaskSpec | None = None
         self.editors: dict[str, FieldEditor] = {}
+        self.groups: dict[str, QGroupBox] = {}
         outer = QVBoxLayout(self)
         self.title = QLabel("Choose a task in the task browser.")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         outer.addWidget(self.title)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         self.fields_box = QWidget()
         self.fields = QFormLayout(self.fields_box)
@@ -140,11 +243,12 @@ class ParamForm(QWidget):
 
         placement = QGroupBox("Where it runs")
         form = QFormLayout(placement)
-        self.backend = QComboBox()
-        self.device = QComboBox()
-        self.seed = QSpinBox()
+        self.backend = FormComboBox()
+        self.device = FormComboBox()
+        self.seed = FormSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.isolate = QCheckBox("in a worker subprocess (crash-safe, instant cancel)")
+        self.isolate = QCheckBox("in a worker subprocess")
+        self.isolate.setToolTip("crash-safe (a crash fails the job, never the window) and Cancel stops it at once")
         form.addRow("backend", self.backend)
         form.addRow("device", self.device)
         form.addRow("seed", self.seed)
@@ -162,25 +266,39 @@ class ParamForm(QWidget):
         machine.changed.connect(self._fill_placement)
 
     # --- building -------------------------------------------------------------------------------
-    def set_task(self, spec: TaskSpec | None) -> None:
+    def set_task(self, spec: TaskSpec | None, info: str = "") -> None:
+        """Build the form for ``spec``; ``None`` clears it (``info`` then replaces the title) and disables Run,
+        so choosing a sample, a model or a plugin never leaves another task's form runnable."""
         self.spec = spec
         while self.fields.rowCount():
             self.fields.removeRow(0)
-        self.editors = {}
+        self.editors, self.groups = {}, {}
         if spec is None:
-            self.title.setText("Choose a task in the task browser.")
+            self.title.setText(info or "Choose a task in the task browser.")
             self.run_button.setEnabled(False)
+            self.run_button.setToolTip("choose a task to run")
             self.problem.clear()
             return
         self.title.setText(f"<b>{spec.title}</b> <span style='color:gray'>({spec.id})</span><br>"
                            f"{spec.description}")
-        for plan in plan_form(spec.params):
+        plans = plan_form(spec.params)
+        self.groups = {}
+        for plan in sorted(plans, key=lambda p: bool(p.group)):  # ungrouped first, the model's order kept
+            layout = self.fields
+            if plan.group:
+                if plan.group not in self.groups:
+                    box = QGroupBox(plan.group)
+                    box.setObjectName(f"group-{plan.group}")
+                    self.groups[plan.group] = box
+                    QFormLayout(box)
+                    self.fields.addRow(box)
+                layout = self.groups[plan.group].layout()
             editor = FieldEditor(plan)
             editor.changed.connect(self.revalidate)
             self.editors[plan.name] = editor
             label = QLabel(plan.label + (" *" if plan.required else ""))
             label.setToolTip(plan.help)
-            self.fields.addRow(label, editor)
+            layout.addRow(label, editor)
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
         self.isolate.setChecked(heavy)
         self._fill_placement()
@@ -246,6 +364,10 @@ class ParamForm(QWidget):
         return RunRequest(task=self.spec.id, params=self.values(), backend=self.backend.currentText() or "auto",
                           device=self.device.currentText() or "auto", seed=self.seed.value(),
                           execution="worker" if self.isolate.isChecked() else "inproc")
+
+    def show_info(self, html: str) -> None:
+        """Describe something that is not a task (a sample world, a zoo model, a plugin): no form, no Run."""
+        self.set_task(None, html)
 
     def _run(self) -> None:
         request = self.request()

@@ -19,7 +19,7 @@ from workbench.core.recipes import parse_recipe
 from workbench.core.runner import RunRequest
 from workbench.gui.main_window import MainWindow
 
-WINDOW_SIZE = QSize(1500, 920)
+WINDOW_SIZE = QSize(1280, 800)  # a small laptop screen: the window and every view must fit it
 VIEW_SIZE = QSize(1100, 760)
 
 
@@ -81,7 +81,7 @@ def take_screenshots(window: MainWindow, out_dir: Path, job_timeout: float = 600
         written.append(_view_png(view.result, out_dir / f"view-{kind}.png"))
     scores = shown.get("scores")
     if scores is not None:
-        window.tabs.setCurrentWidget(scores)
+        window.focus_view(scores)
     window.history.refresh()
     _wait(lambda: False, 0.3)
     written.append(out_dir / "main-window.png")

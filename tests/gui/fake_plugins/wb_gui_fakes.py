@@ -46,6 +46,21 @@ class EveryFieldParams(BaseModel):
     sizes: list[int] = Field(default_factory=lambda: [1, 2], description="a list, typed as YAML")
 
 
+class GroupedParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {"Optimiser": ["lr", "momentum"]}})
+
+    name: str = Field("run", description="ungrouped, shown first")
+    lr: float = Field(0.1, gt=0, description="grouped by the model")
+    epochs: int = Field(2, ge=1, description="grouped by its field", json_schema_extra={"group": "Schedule"})
+    momentum: float = Field(0.9, ge=0, le=1, description="grouped by the model")
+    tag: str = Field("", description="ungrouped too")
+
+
+def grouped(params: GroupedParams, ctx):
+    yield Progress(1.0, f"lr={params.lr} epochs={params.epochs}")
+    return []
+
+
 def raises(params: NoParams, ctx):
     yield Progress(0.5, "about to fail")
     raise ValueError("the fake task failed on purpose")
@@ -76,10 +91,10 @@ def echo(params: EveryFieldParams, ctx):
     return []
 
 
-def _task(task_id: str, entry: str, params, execution: str = "inproc") -> TaskSpec:
+def _task(task_id: str, entry: str, params, execution: str = "inproc", **extra) -> TaskSpec:
     return TaskSpec(id=task_id, title=task_id.replace("fake.", "Fake ").replace("-", " "), family=Family.DATA,
                     entry=f"wb_gui_fakes:{entry}", params=params, execution=execution,
-                    description=f"test task {task_id}")
+                    description=f"test task {task_id}", **extra)
 
 
 @hookimpl
@@ -88,5 +103,8 @@ def workbench_register_tasks(registry) -> None:
     registry.add_task(_task("fake.aborts", "aborts", NoParams, execution="worker"))
     registry.add_task(_task("fake.long", "long_running", LongParams))
     registry.add_task(_task("fake.long-worker", "long_running", LongParams, execution="worker"))
+    registry.add_task(_task("fake.gpu-worker", "long_running", LongParams, execution="worker",
+                            backends=("torch-cpu", "torch-cuda", "onnx-cpu", "onnx-cuda")))
     registry.add_task(_task("fake.live-curve", "live_curve", LongParams))
     registry.add_task(_task("fake.every-field", "echo", EveryFieldParams))
+    registry.add_task(_task("fake.grouped", "grouped", GroupedParams))

@@ -11,10 +11,10 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QTabWidget,
     QVBoxLayout,
@@ -22,29 +22,46 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.results import Result
+from workbench.gui.flow_layout import FlowLayout, labelled
 from workbench.render.export import figure_png
 from workbench.render.figures import build_figure
 
 
 class ResultView(QWidget):
-    """A result's tab: a control bar (with "Save as PNG…") above the content; ``update_result`` redraws."""
+    """A result's tab: a control bar (with "Save as PNG…") above the content; ``update_result`` redraws.
+
+    The control bar is a flow that wraps onto more rows when the tab is narrow, and readouts (``add_readout``)
+    are word-wrapped lines under it, so no view is ever wider than a small screen allows.
+    """
 
     def __init__(self, result: Result, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = result
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.controls = QHBoxLayout()
+        self.controls = FlowLayout()
         layout.addLayout(self.controls)
+        self.readouts = QVBoxLayout()
+        self.readouts.setSpacing(2)
+        layout.addLayout(self.readouts)
         self.body = QVBoxLayout()
         layout.addLayout(self.body, 1)
         self.save_button = QPushButton("Save as PNG…")
         self.save_button.clicked.connect(self._save_dialog)
 
     def finish_controls(self) -> None:
-        """Call after subclasses added their controls: pushes Save to the right."""
-        self.controls.addStretch(1)
+        """Call after subclasses added their controls: Save comes last."""
         self.controls.addWidget(self.save_button)
+
+    def add_readout(self) -> QLabel:
+        """A word-wrapped line under the controls for text that follows them (it never widens the view)."""
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        label.setMinimumWidth(120)
+        self.readouts.addWidget(label)
+        return label
 
     def update_result(self, result: Result) -> None:
         self.result = result
@@ -72,15 +89,19 @@ class ResultView(QWidget):
 
 def add_slider(view: ResultView, label: str, steps: int = 1000) -> tuple[QSlider, QLabel]:
     """A labelled horizontal slider in the view's control bar; the label shows the current value."""
-    view.controls.addWidget(QLabel(label))
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(0, steps)
     slider.setMinimumWidth(160)
-    view.controls.addWidget(slider)
     value = QLabel()
     value.setMinimumWidth(60)
-    view.controls.addWidget(value)
+    view.controls.addWidget(labelled(label, slider, value))
     return slider, value
+
+
+def add_labelled(view: ResultView, label: str, widget: QWidget) -> QWidget:
+    """``widget`` with its caption in the control bar (kept together when the bar wraps)."""
+    view.controls.addWidget(labelled(label, widget))
+    return widget
 
 
 class FigureView(ResultView):

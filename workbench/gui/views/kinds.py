@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QLabel, QPushBu
 
 from workbench.core import results as R
 from workbench.gui.qt_images import thumbnail
-from workbench.gui.views.base import FigureView, ResultView, add_slider
+from workbench.gui.views.base import FigureView, ResultView, add_labelled, add_slider
 from workbench.gui.views.tables import RowsModel, make_table
 from workbench.render.export import table_csv
 
@@ -80,13 +80,12 @@ class ScoresView(FigureView):
 
     def __init__(self, result: R.ScoreSet, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
-        self.controls.addWidget(QLabel("detector"))
-        self.detector = QComboBox()
-        self.controls.addWidget(self.detector)
+        self.detector = add_labelled(self, "detector", QComboBox())
+        self.detector.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.detector.setMinimumContentsLength(12)
         self.slider, self.value_label = add_slider(self, "threshold")
-        self.readout = QLabel()
-        self.controls.addWidget(self.readout)
         self.finish_controls()
+        self.readout = self.add_readout()
         self.items = RowsModel([], [])
         self.table = make_table(self.items)
         self.add_figure_area({"items": self.table})
@@ -171,16 +170,12 @@ class HeatmapView(FigureView):
         super().__init__(result, parent)
         self.opacity, self.opacity_label = add_slider(self, "opacity", steps=100)
         self.opacity.setValue(50)
-        self.cmap = QComboBox()
+        self.cmap = add_labelled(self, "colormap", QComboBox())
         self.cmap.addItems(self.COLORMAPS)
-        self.controls.addWidget(QLabel("colormap"))
-        self.controls.addWidget(self.cmap)
-        self.scale = QComboBox()
+        self.scale = add_labelled(self, "scale", QComboBox())
         self.scale.addItems(self.SCALES)
         self.scale.setToolTip("auto: signed maps diverge around zero; signed: force a diverging scale; "
                               "magnitude: show |map|")
-        self.controls.addWidget(QLabel("scale"))
-        self.controls.addWidget(self.scale)
         self.finish_controls()
         self.add_figure_area()
         self.opacity.valueChanged.connect(self.schedule_refresh)
@@ -232,10 +227,8 @@ class TokenScoresView(FigureView):
     def __init__(self, result: R.TokenScores, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
         self.slider, self.value_label = add_slider(self, "threshold")
-        self.readout = QLabel()
-        self.readout.setWordWrap(True)
-        self.controls.addWidget(self.readout, 1)
         self.finish_controls()
+        self.readout = self.add_readout()
         self.add_figure_area()
         self.slider.valueChanged.connect(self._moved)
         self._reset_slider()
@@ -353,9 +346,8 @@ class RegistrationView(FigureView):
     def __init__(self, result: R.Registration, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
         self.view_angles = {"elev": 20.0, "azim": -60.0}
-        self.summary = QLabel()
-        self.controls.addWidget(self.summary)
         self.finish_controls()
+        self.summary = self.add_readout()
         self.add_figure_area()
         self.update_result(result)
 
