@@ -53,7 +53,8 @@ def estimate(method: str, src: np.ndarray, tgt: np.ndarray, eps: float, params: 
     if method == "sc2pcr":
         from wb_registration.sc2pcr import sc2_pcr
 
-        return sc2_pcr(src, tgt, eps, params.sc2_seed_ratio, params.sc2_k1, params.sc2_k2)
+        return sc2_pcr(src, tgt, eps, params.sc2_seed_ratio, params.sc2_k1, params.sc2_k2,
+                       variant=params.sc2_variant)
     if method == "ransac":
         from wb_registration.open3d_methods import ransac
 

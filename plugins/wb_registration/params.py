@@ -41,6 +41,12 @@ class EstimatorFields(BaseModel):
     sc2_seed_ratio: float = Field(0.2, gt=0, le=1, description="SC2-PCR: fraction of matches used as seeds")
     sc2_k1: int = Field(30, ge=2, description="SC2-PCR: first-stage consensus size")
     sc2_k2: int = Field(20, ge=2, description="SC2-PCR: second-stage consensus size")
+    sc2_variant: Literal["reference", "workbench"] = Field(
+        "reference", description="SC2-PCR: 'reference' follows the authors' SC2_PCR.py (ZhiChen902/SC2-PCR "
+                                 "@ 19961ea); 'workbench' is this project's earlier reading: zero matrix diagonals, "
+                                 "eps for both second-order factors, seed + k1 others, a masked eps/2 second stage, "
+                                 "10 fixed power steps, seeds filled by confidence, refinement until the inlier set "
+                                 "repeats (effect: docs/fidelity-registration-clip.md)")
     vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
     vbreg_onnx: str = Field("", description="VBReg ONNX file for the onnx backends; empty = zoo model.onnx, "
                                             "exported on the fly when missing")
