@@ -69,5 +69,5 @@ def estimate(method: str, src: np.ndarray, tgt: np.ndarray, eps: float, params: 
         if vbreg_infer is None:
             raise ValueError("method vbreg needs a loaded network (load_vbreg)")
         return vbreg(src, tgt, eps, vbreg_infer, seed=seed, seed_ratio=params.vbreg_seed_ratio,
-                     n_min=params.vbreg_n_min, kappa=params.vbreg_kappa)
+                     n_min=params.vbreg_n_min, kappa=params.vbreg_kappa, variant=params.vbreg_variant)
     raise ValueError(f"method: unknown estimator {method!r}")
