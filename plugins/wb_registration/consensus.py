@@ -70,16 +70,17 @@ def leading_eigenvector(matrix: np.ndarray, iterations: int = 10, early_stop: bo
     previous step (``allclose``, rtol 1e-5, atol 1e-8), so the matrices of one call stop together.
     """
     if early_stop:
-        mat = np.asarray(matrix, dtype=np.float32)
-        vec = np.ones((*mat.shape[:-1], 1), dtype=np.float32)
+        mat = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
+        stack = mat.reshape(-1, *mat.shape[-2:])
+        vec = torch.ones((*stack.shape[:-1], 1), dtype=torch.float32)
         last = vec
         for _ in range(iterations):
-            vec = mat @ vec
-            vec = vec / (np.linalg.norm(vec, axis=-2, keepdims=True) + np.float32(1e-6))
-            if np.allclose(vec, last, rtol=1e-5, atol=1e-8):
+            vec = torch.bmm(stack, vec)
+            vec = vec / (torch.linalg.vector_norm(vec, dim=1, keepdim=True) + 1e-6)
+            if torch.allclose(vec, last, rtol=1e-5, atol=1e-8):
                 break
             last = vec
-        return vec[..., 0]
+        return vec[..., 0].reshape(mat.shape[:-1]).numpy()
     vec = np.ones(matrix.shape[:-1], dtype=np.float64)
     for _ in range(iterations):
         nxt = np.einsum("...ij,...j->...i", matrix, vec)
