@@ -21,7 +21,7 @@ from wb_registration.params import EstimatorFields, TrainVBRegParams
 from wb_registration.synthetic import make_pair
 from wb_registration.vbreg import VBRegInference, vbreg
 from wb_registration.vbreg_net import VBRegNet, feature_compatibility
-from wb_registration.zoo import ZOO_ID, save_model, write_card
+from wb_registration.zoo import ZOO_ID, loss_description, save_model, write_card
 from workbench.api import Curves, MetricsTable, Progress, RunContext, models_dir
 
 CHECKPOINT = "checkpoint.pt"
@@ -211,7 +211,8 @@ def run(params: TrainVBRegParams, ctx: RunContext):
         report = export_vbreg(net, ctx.artifacts / "model.onnx")
         metrics["onnx_max_abs_diff"] = float(f"{report.worst:.3g}")
         onnx_note = f"; ONNX ({report.exporter}) parity {report.worst:.2g}"
-    card = write_card(ctx.artifacts, metrics, net.config)
+    card = write_card(ctx.artifacts, metrics, net.config,
+                      loss_description(params.classification_loss, params.spectral_loss, params.kl_reduction))
     if params.save_to_zoo:
         zoo = models_dir() / ZOO_ID
         zoo.mkdir(parents=True, exist_ok=True)

@@ -94,5 +94,5 @@ def test_shipped_onnx_model_matches_torch_outputs():
     pair = make_pair(n_points=3000, n_matches=200, outlier_ratio=0.9, seed=6)
     torch_out = VBRegInference(model)(*pair.matches, seed=1)
     onnx_out = VBRegInference(model, onnx_path=onnx_path)(*pair.matches, seed=1)
-    for a, b in zip(torch_out, onnx_out):
-        assert a.shape == b.shape and np.max(np.abs(a - b)) < 1e-4
+    for a, b in zip(torch_out, onnx_out):  # relative to magnitude: the zoo model's logits reach |36|
+        assert a.shape == b.shape and np.max(np.abs(a - b) / (1 + np.abs(a))) < 1e-4
