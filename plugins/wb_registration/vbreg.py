@@ -90,18 +90,18 @@ VARIANT_STEPS = {
 }
 
 
-def _top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Per row, a mask of the ``k`` largest entries; exact ties at the k-th value go to the lower index."""
-    kth = torch.topk(scores, k, dim=1).values[:, -1:]
-    above = scores > kth
-    tied = scores == kth
-    room = k - above.sum(dim=1, keepdim=True)
-    crowded = (tied.sum(dim=1, keepdim=True) > room)[:, 0]  # rows with more ties than places left
-    mask = above | tied
+def _top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index."""
+    values, indices = torch.topk(scores, k, dim=1)
+    kth = values[:, -1:]
+    crowded = (scores >= kth).sum(dim=1) > k  # rows where the k-th value ties with a left-out entry
     if crowded.any():
-        sub = tied[crowded]
-        mask[crowded] = above[crowded] | (sub & (torch.cumsum(sub, dim=1) <= room[crowded]))
-    return mask
+        sub, sub_kth = scores[crowded], kth[crowded]
+        tied = sub == sub_kth
+        room = k - (sub > sub_kth).sum(dim=1, keepdim=True)
+        keep = (sub > sub_kth) | (tied & (torch.cumsum(tied, dim=1) <= room))  # exactly k per row
+        indices[crowded] = torch.nonzero(keep)[:, 1].reshape(-1, k)
+    return indices
 
 
 def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: bool = False) -> np.ndarray:
@@ -117,12 +117,13 @@ def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: 
     idx = torch.from_numpy(np.asarray(seeds, dtype=np.int64))
     rows = torch.arange(len(seeds))
     counts = torch.zeros((len(seeds), n))
+    ones = torch.ones((len(seeds), k))
     best = None
     z = WILSON_Z
     for i, voter in enumerate(voters, start=1):
         scores = torch.from_numpy(np.ascontiguousarray(voter, dtype=np.float32))[idx]
         scores[rows, idx] = -torch.inf if exclude_seed else 0.0
-        counts += _top_k_mask(scores, k)
+        counts.scatter_add_(1, _top_k_indices(scores, k), ones)
         p_hat = counts / i
         wilson = (p_hat + z ** 2 / (2.0 * i) - z * torch.sqrt(p_hat * (1.0 - p_hat) / i + z ** 2 / (4 * i ** 2))) \
             / (1.0 + z ** 2 / i)
