@@ -24,6 +24,7 @@ class PairAnalysis:
     mode: str
     epsilon: float
     word_maps: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    rules: str = "reference"
 
     @property
     def cosine(self) -> float:
@@ -42,8 +43,9 @@ class PairAnalysis:
                 "N": self.flagging.negative, "truncated": float(self.explanation.truncated)}
 
 
-def words_of(clip: LoadedClip, explanation: Explanation, template: str, caption: str) -> WordScores:
-    return word_scores(explanation.token_scores, template, caption, clip.tokenizer.encode)
+def words_of(clip: LoadedClip, explanation: Explanation, template: str, caption: str,
+             rules: str = "reference") -> WordScores:
+    return word_scores(explanation.token_scores, template, caption, clip.tokenizer.encode, rules)
 
 
 def analyse(clip: LoadedClip, image: np.ndarray, caption: str, settings: AttributionFields,
@@ -53,10 +55,11 @@ def analyse(clip: LoadedClip, image: np.ndarray, caption: str, settings: Attribu
         raise ValueError("the caption is empty: give at least one word")
     explanation = explain(clip, image, settings.template + caption, settings.text_layers, image_map,
                           settings.image_start_layer)
-    words = words_of(clip, explanation, settings.template, caption)
-    flagging = flag_words(words.words, words.scores, mode, settings.epsilon, eligible=words.covered)
+    words = words_of(clip, explanation, settings.template, caption, settings.word_rules)
+    flagging = flag_words(words.words, words.scores, mode, settings.epsilon, eligible=words.covered,
+                          rules=settings.word_rules)
     return PairAnalysis(caption=caption, explanation=explanation, words=words, flagging=flagging, mode=mode,
-                        epsilon=settings.epsilon)
+                        epsilon=settings.epsilon, rules=settings.word_rules)
 
 
 def add_word_maps(clip: LoadedClip, image: np.ndarray, analysis: PairAnalysis, indices: list[int],

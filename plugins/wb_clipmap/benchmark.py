@@ -50,8 +50,10 @@ def scored_from(pair: Pair, analysis: PairAnalysis) -> Scored:
     words = analysis.words
     other = "most_negative" if analysis.mode == "threshold" else "threshold"
     flags = {analysis.mode: analysis.flagging,
-             other: flag_words(words.words, words.scores, other, analysis.epsilon, eligible=words.covered)}
-    return Scored(pair=pair, words=words.words, scores=words.scores, eligible=flaggable(words.words, words.covered),
+             other: flag_words(words.words, words.scores, other, analysis.epsilon, eligible=words.covered,
+                               rules=analysis.rules)}
+    return Scored(pair=pair, words=words.words, scores=words.scores,
+                  eligible=flaggable(words.words, words.covered, "most_negative", analysis.rules),
                   cosine=analysis.cosine, threshold=flags["threshold"], lowest=flags["most_negative"],
                   image_signed=analysis.explanation.image_signed)
 

@@ -28,6 +28,12 @@ class AttributionFields(BaseModel):
                                                     "(cosine scale; tune it per backbone)")
     image_start_layer: int = Field(0, ge=-64, le=63, description="first vision layer of the relevance rollout "
                                                                  "(0: all layers, -1: the last only)")
+    word_rules: Literal["reference", "workbench"] = Field(
+        "reference", description="words from BPE tokens: 'reference' as CLIP4DM (naver-ai/clip4dm @ cb9e52d): split "
+                                 "on spaces only, threshold mode skips words contained in '.,!\"?;:\" ', "
+                                 "most-negative mode may pick punctuation; 'workbench' (the earlier rules): split on "
+                                 "any whitespace, punctuation-only words (.,!\"?;:' ) never flagged in either mode "
+                                 "(effect: docs/fidelity-registration-clip.md)")
 
 
 class PairsFields(BaseModel):

@@ -39,14 +39,17 @@ class Flagging:
 
 
 def flag_words(words: Sequence[str], scores: np.ndarray, mode: Mode = "threshold", epsilon: float = -5e-5,
-               eligible: np.ndarray | None = None) -> Flagging:
-    """Flag words: ``threshold`` flags every word with score < ``epsilon``; ``most_negative`` the arg-min word.
+               eligible: np.ndarray | None = None, rules: str = "reference") -> Flagging:
+    """Flag words: ``threshold`` flags every word with score < ``epsilon``; ``most_negative`` the arg-min word
+    (the first one on a tie).
 
-    Punctuation-only words and words outside ``eligible`` (e.g. cut by truncation) are never flagged. In
-    ``most_negative`` mode the minimum is flagged even when it is positive, as CLIP4DM does for FOIL.
+    Words outside ``eligible`` (e.g. cut by truncation) are never flagged; which punctuation is skipped follows
+    :func:`flaggable`. In ``most_negative`` mode the minimum is flagged even when it is positive, as CLIP4DM does
+    for FOIL. Adjacent flags merge into spans once the skipped words are left out, as CLIP4DM's word indices count
+    the filtered list.
     """
     scores = np.asarray(scores, dtype=float)
-    ok = flaggable(words, eligible)
+    ok = flaggable(words, eligible, mode, rules)
     flags = np.zeros(len(words), bool)
     if not ok.any():
         return Flagging(flags=flags)
@@ -64,9 +67,15 @@ def flag_words(words: Sequence[str], scores: np.ndarray, mode: Mode = "threshold
     return Flagging(flags=flags, spans=spans, negative=negative, predicted=predicted)
 
 
-def flaggable(words: Sequence[str], eligible: np.ndarray | None = None) -> np.ndarray:
-    """Words that may be flagged: not punctuation-only, and within ``eligible`` when given."""
-    ok = np.array([not is_punctuation(w) for w in words], bool)
+def flaggable(words: Sequence[str], eligible: np.ndarray | None = None, mode: Mode = "threshold",
+              rules: str = "reference") -> np.ndarray:
+    """Words that may be flagged, within ``eligible`` when given. CLIP4DM (``rules="reference"``) skips its
+    punctuation (:func:`is_punctuation`) in threshold mode only and lets most-negative mode pick any word; the
+    workbench rules skip punctuation-only words in both modes."""
+    if rules == "reference" and mode == "most_negative":
+        ok = np.ones(len(words), bool)
+    else:
+        ok = np.array([not is_punctuation(w, rules) for w in words], bool)
     return ok & np.asarray(eligible, bool) if eligible is not None else ok
 
 

@@ -29,7 +29,7 @@ def mapped_words(analysis: PairAnalysis, params: MisalignmentParams) -> list[int
     if params.word_maps == "none":
         return []
     if params.word_maps == "all":
-        return [int(i) for i in flaggable(words, analysis.words.covered).nonzero()[0]]
+        return [int(i) for i in flaggable(words, analysis.words.covered, rules=analysis.rules).nonzero()[0]]
     return [int(i) for i in analysis.flagging.flags.nonzero()[0]]
 
 
@@ -38,7 +38,7 @@ def _row(pair: Pair, analysis: PairAnalysis | None, error: str = "") -> list:
         return [pair.item, pair.caption, None, None, None, "", "", False, pair.image_path, error]
     words, flagging = analysis.words, analysis.flagging
     spans = "; ".join(s.text for s in flagging.spans)
-    ok = flaggable(words.words, words.covered)
+    ok = flaggable(words.words, words.covered, "most_negative", analysis.rules)
     lowest = words.words[int(ok.nonzero()[0][words.scores[ok].argmin()])] if ok.any() else ""
     return [pair.item, pair.caption, analysis.f_clipscore, analysis.clipscore, analysis.cosine, spans, lowest,
             analysis.explanation.truncated, pair.image_path, error]

@@ -1,7 +1,12 @@
 """From BPE tokens to words, the way CLIP4DM splits captions: words on spaces, ``.`` and ``,`` on their own.
 
 A word's score is the mean of its BPE tokens' scores. Counting each word's BPE tokens by prefix differences
-keeps the mapping exact for any text the CLIP tokenizer accepts (ftfy fixes, lower-casing, punctuation).
+keeps the mapping exact for any text the CLIP tokenizer accepts (ftfy fixes, lower-casing, punctuation); it
+equals CLIP4DM's per-word ``tokenizer.encode`` whenever the tokenizer's cleaning does not act across words.
+
+``rules="reference"`` (the default) follows naver-ai/clip4dm @ cb9e52d (``src/utils.py``: ``space_tokenize``,
+``tokenizer2space``; ``src/clip4dm.py``: ``CLIP4DM.__call__``); ``rules="workbench"`` is this project's earlier
+reading (see :data:`RULES`).
 """
 
 from __future__ import annotations
@@ -11,15 +16,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The workbench rules' punctuation: a word made only of these characters is never flagged.
 PUNCTUATION = set('.,!"?;:\' ')
+#: CLIP4DM's threshold-mode filter drops a word when it is a substring of this string (``word in ...``).
+REFERENCE_PUNCTUATION = '.,!"?;:" '
+
+RULES = {
+    "splitting": "reference: words split on the space character only (tabs, newlines stay inside a word), the "
+                 "full text template + caption split at once, template words counted by str.split(); workbench: "
+                 "any whitespace splits, template and caption split apart",
+    "threshold_filter": "reference: a word is skipped when it is a substring of '.,!\"?;:\" ' (so '!!' or an "
+                        "apostrophe can be flagged); workbench: when it is made only of .,!\"?;:' and spaces",
+    "most_negative": "reference: every word may be the most negative one, punctuation included; workbench: "
+                     "punctuation-only words are skipped as in threshold mode",
+}
 
 
-def split_words(text: str) -> list[str]:
-    """Words on spaces, with ``.`` and ``,`` as separate words (CLIP4DM's ``space_tokenize``)."""
+def _check(rules: str) -> None:
+    if rules not in ("reference", "workbench"):
+        raise ValueError(f"word_rules must be 'reference' or 'workbench', got {rules!r}")
+
+
+def split_words(text: str, rules: str = "reference") -> list[str]:
+    """Words with ``.`` and ``,`` as separate words (CLIP4DM's ``space_tokenize``): on the space character
+    (``rules="reference"``) or on any whitespace (``"workbench"``)."""
+    _check(rules)
     words: list[str] = []
     current = ""
     for char in text:
-        if char.isspace() or char in ".,":
+        breaks = char == " " if rules == "reference" else char.isspace()
+        if breaks or char in ".,":
             if current:
                 words.append(current)
                 current = ""
@@ -32,7 +58,12 @@ def split_words(text: str) -> list[str]:
     return words
 
 
-def is_punctuation(word: str) -> bool:
+def is_punctuation(word: str, rules: str = "reference") -> bool:
+    """Whether threshold mode skips ``word``: CLIP4DM's substring test (or a blank word), or the workbench's
+    all-punctuation test."""
+    _check(rules)
+    if rules == "reference":
+        return word in REFERENCE_PUNCTUATION or not word.strip()
     return all(c in PUNCTUATION for c in word)
 
 
@@ -57,10 +88,18 @@ class WordScores:
 
 
 def word_scores(token_scores: np.ndarray, template: str, caption: str,
-                encode: Callable[[str], list[int]]) -> WordScores:
-    """Mean BPE score per word of ``caption``; ``token_scores`` covers template + caption (maybe truncated)."""
-    template_words = split_words(template)
-    words = template_words + split_words(caption)
+                encode: Callable[[str], list[int]], rules: str = "reference") -> WordScores:
+    """Mean BPE score per word of ``caption``; ``token_scores`` covers template + caption (maybe truncated).
+
+    The reference splits ``template + caption`` at once and drops ``len(template.split())`` leading words; the
+    workbench splits the two apart and drops the template's own words.
+    """
+    if rules == "reference":
+        words = split_words(template + caption, rules)
+        template_words = template.split()
+    else:
+        template_words = split_words(template, rules)
+        words = template_words + split_words(caption, rules)
     counts = tokens_per_word(words, encode)
     scores = np.zeros(len(words))
     covered = np.zeros(len(words), bool)

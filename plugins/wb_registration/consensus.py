@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from wb_registration.geometry import apply_transform, is_degenerate_set, weighted_kabsch
 
@@ -17,13 +18,15 @@ MAX_PAIRWISE = 6000
 @dataclass
 class Estimate:
     """What every estimator returns: the 4x4 transform (source -> target), per-match inlier mask and
-    confidence, a status (``ok`` or ``ill-posed: ...``) and stage timings/diagnostics."""
+    confidence, a status (``ok`` or ``ill-posed: ...``) and stage timings/diagnostics; ``stages`` holds the
+    intermediate arrays when an estimator is asked for them (inspection, parity tests)."""
 
     transform: np.ndarray
     inliers: np.ndarray
     confidence: np.ndarray
     status: str = "ok"
     info: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def ill_posed(n: int, reason: str) -> Estimate:
@@ -31,29 +34,53 @@ def ill_posed(n: int, reason: str) -> Estimate:
     return Estimate(np.eye(4), np.zeros(n, bool), np.zeros(n), status=f"ill-posed: {reason}")
 
 
+def pairwise_distances(points: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """||p_i - p_j|| as float32 (N x N), from the coordinate differences (no |a|^2 + |b|^2 - 2ab expansion,
+    whose cancellation moves close pairs across a threshold). Rows are done in chunks to bound memory."""
+    if len(points) > MAX_PAIRWISE:
+        raise ValueError(f"{len(points)} matches exceed the pairwise cap of {MAX_PAIRWISE}; subsample them first")
+    pts = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
+    out = torch.empty((len(pts), len(pts)), dtype=torch.float32)
+    for start in range(0, len(pts), chunk):
+        out[start:start + chunk] = torch.linalg.vector_norm(pts[start:start + chunk, None] - pts[None], dim=-1)
+    return out.numpy()
+
+
 def length_consistency(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     """d_ij = | ||x_i - x_j|| - ||y_i - y_j|| | as float32 (N x N): invariant to rigid motion of either cloud."""
-    if len(src) > MAX_PAIRWISE:
-        raise ValueError(f"{len(src)} matches exceed the pairwise cap of {MAX_PAIRWISE}; subsample them first")
-    src = src.astype(np.float32)
-    tgt = tgt.astype(np.float32)
-
-    def dist(p: np.ndarray) -> np.ndarray:
-        sq = np.sum(p * p, axis=1)
-        return np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * p @ p.T, 0.0))
-
-    return np.abs(dist(src) - dist(tgt))
+    return np.abs(pairwise_distances(src) - pairwise_distances(tgt))
 
 
-def soft_compatibility(d: np.ndarray, sigma: float) -> np.ndarray:
-    """beta_ij = max(0, 1 - d_ij^2 / sigma^2) with a zero diagonal."""
-    beta = np.clip(1.0 - (d / sigma) ** 2, 0.0, None).astype(np.float32)
-    np.fill_diagonal(beta, 0.0)
+def soft_compatibility(d: np.ndarray, sigma: float, zero_diagonal: bool = True) -> np.ndarray:
+    """beta_ij = max(0, 1 - d_ij^2 / sigma^2) (float32); the diagonal (d_ii = 0, so 1) is zeroed unless asked
+    to keep it, as SC2-PCR and VBReg keep it."""
+    d = np.asarray(d, dtype=np.float32)
+    beta = np.clip(1.0 - d * d / np.float32(sigma * sigma), 0.0, None).astype(np.float32)
+    if zero_diagonal:
+        np.fill_diagonal(beta, 0.0)
     return beta
 
 
-def leading_eigenvector(matrix: np.ndarray, iterations: int = 10) -> np.ndarray:
-    """Power iteration on non-negative (…, n, n) matrices; returns non-negative vectors (…, n)."""
+def leading_eigenvector(matrix: np.ndarray, iterations: int = 10, early_stop: bool = False) -> np.ndarray:
+    """Power iteration from the all-ones vector on non-negative (…, n, n) matrices; returns (…, n).
+
+    ``early_stop=False``: exactly ``iterations`` steps in float64, each matrix on its own (the workbench's
+    variant). ``early_stop=True``: the reference codes' (SC2-PCR, VBReg) form in float32: each step divides by
+    ``norm + 1e-6`` and the loop stops after at most ``iterations`` steps once the whole stack agrees with the
+    previous step (``allclose``, rtol 1e-5, atol 1e-8), so the matrices of one call stop together.
+    """
+    if early_stop:
+        mat = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
+        stack = mat.reshape(-1, *mat.shape[-2:])
+        vec = torch.ones((*stack.shape[:-1], 1), dtype=torch.float32)
+        last = vec
+        for _ in range(iterations):
+            vec = torch.bmm(stack, vec)
+            vec = vec / (torch.linalg.vector_norm(vec, dim=1, keepdim=True) + 1e-6)
+            if torch.allclose(vec, last, rtol=1e-5, atol=1e-8):
+                break
+            last = vec
+        return vec[..., 0].reshape(mat.shape[:-1]).numpy()
     vec = np.ones(matrix.shape[:-1], dtype=np.float64)
     for _ in range(iterations):
         nxt = np.einsum("...ij,...j->...i", matrix, vec)
@@ -62,19 +89,41 @@ def leading_eigenvector(matrix: np.ndarray, iterations: int = 10) -> np.ndarray:
     return vec
 
 
-def nms_seeds(confidence: np.ndarray, points: np.ndarray, radius: float, count: int) -> np.ndarray:
-    """Indices of up to ``count`` local confidence maxima (within ``radius`` in source space), best first."""
+def local_maxima(confidence: np.ndarray, distances: np.ndarray, radius: float) -> np.ndarray:
+    """Matches whose confidence is >= that of every match closer than ``radius`` (in ``distances``)."""
+    if radius <= 0:
+        return np.ones(len(confidence), bool)
+    near = distances < radius
+    return ~np.any(near & (confidence[None, :] > confidence[:, None]), axis=1)
+
+
+def nms_seeds(confidence: np.ndarray, distances: np.ndarray, radius: float, count: int,
+              fill: str = "reference") -> np.ndarray:
+    """Indices of ``count`` seeds: local confidence maxima within ``radius`` (source-space ``distances``).
+
+    ``fill="reference"`` (SC2-PCR ``pick_seeds``, VBReg ``pick_seeds_nms``): rank every match by
+    ``confidence x is_local_max`` (descending, ties by lower index) and keep the first ``count``; so when
+    maxima are few the rest come in index order (score 0), and a local maximum with a negative score ranks
+    after every non-maximum. ``fill="confidence"`` (the workbench's variant): the local maxima by
+    confidence, then the other matches by confidence.
+    """
+    is_max = local_maxima(confidence, distances, radius)
+    if fill == "reference":
+        score = confidence * is_max.astype(confidence.dtype)
+        return np.argsort(-score, kind="stable")[:count]
+    if fill != "confidence":
+        raise ValueError(f"fill must be 'reference' or 'confidence', got {fill!r}")
     order = np.argsort(-confidence, kind="stable")
-    if radius > 0 and len(points) > 1:
-        sq = np.sum(points * points, axis=1)
-        near = (sq[:, None] + sq[None] - 2 * points @ points.T) < radius * radius
-        neighbour_best = np.max(np.where(near, confidence[None, :], -np.inf), axis=1)
-        local_max = confidence >= neighbour_best
-        order = order[local_max[order]]
-    if len(order) < count:
-        rest = np.setdiff1d(np.argsort(-confidence, kind="stable"), order, assume_unique=True)
-        order = np.r_[order, rest[: count - len(order)]]
-    return order[:count]
+    maxima = order[is_max[order]]
+    if len(maxima) < count:
+        rest = order[~is_max[order]]
+        maxima = np.r_[maxima, rest[: count - len(maxima)]]
+    return maxima[:count]
+
+
+def top_k_sorted(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the indices of the ``k`` largest entries, largest first, ties by lower index."""
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
 
 
 def truncated_scores(transforms: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps: float,
@@ -105,26 +154,35 @@ def fit_hypotheses(groups: np.ndarray, weights: np.ndarray, src: np.ndarray, tgt
     return weighted_kabsch(src[groups], tgt[groups], weights)
 
 
-def refine(transform: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps: float,
-           rounds: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """Re-fit on the matches with r < eps, weights 1/(1 + (r/eps)^2), until the inlier set stops changing."""
-    mask = np.linalg.norm(apply_transform(src, transform) - tgt, axis=1) < eps
+def refine(transform: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps: float, rounds: int = 20,
+           stop: str = "count") -> tuple[np.ndarray, np.ndarray]:
+    """Re-fit on the matches with r < eps, weights 1/(1 + (r/eps)^2), for at most ``rounds`` fits.
+
+    ``stop="count"`` (SC2-PCR / VBReg ``post_refinement``): stop when the number of matches with r < eps is
+    the same as at the previous round (the first round compares with 0). ``stop="set"`` (the workbench's
+    variant): stop when the set itself is unchanged. Fewer than 3 non-collinear inliers stop the loop (the
+    reference would fit a rotation to them anyway).
+    """
+    if stop not in ("count", "set"):
+        raise ValueError(f"stop must be 'count' or 'set', got {stop!r}")
+    previous = np.zeros(len(src), bool)
     for _ in range(rounds):
+        r = np.linalg.norm(apply_transform(src, transform) - tgt, axis=1)
+        mask = r < eps
+        if (mask.sum() == previous.sum()) if stop == "count" else np.array_equal(mask, previous):
+            break
         if mask.sum() < 3 or is_degenerate_set(src[mask]):
             break
-        r = np.linalg.norm(apply_transform(src[mask], transform) - tgt[mask], axis=1)
-        transform = weighted_kabsch(src[mask], tgt[mask], 1.0 / (1.0 + (r / eps) ** 2))
-        new_mask = np.linalg.norm(apply_transform(src, transform) - tgt, axis=1) < eps
-        if np.array_equal(new_mask, mask):
-            break
-        mask = new_mask
+        previous = mask
+        transform = weighted_kabsch(src[mask], tgt[mask], 1.0 / (1.0 + (r[mask] / eps) ** 2))
+    mask = np.linalg.norm(apply_transform(src, transform) - tgt, axis=1) < eps
     return transform, mask
 
 
 def finish(best: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps: float, confidence: np.ndarray,
-           info: dict[str, float]) -> Estimate:
+           info: dict[str, float], stop: str = "count") -> Estimate:
     """Refine the chosen hypothesis and decide the status: fewer than 3 non-collinear inliers is ill-posed."""
-    transform, mask = refine(best, src, tgt, eps)
+    transform, mask = refine(best, src, tgt, eps, stop=stop)
     if mask.sum() < 3 or is_degenerate_set(src[mask]):
         est = ill_posed(len(src), f"only {int(mask.sum())} consistent matches (need 3 non-collinear)")
         est.info.update(info)

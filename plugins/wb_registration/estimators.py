@@ -47,7 +47,8 @@ def estimate(method: str, src: np.ndarray, tgt: np.ndarray, eps: float, params: 
     if method == "sc2pcr":
         from wb_registration.sc2pcr import sc2_pcr
 
-        return sc2_pcr(src, tgt, eps, params.sc2_seed_ratio, params.sc2_k1, params.sc2_k2)
+        return sc2_pcr(src, tgt, eps, params.sc2_seed_ratio, params.sc2_k1, params.sc2_k2,
+                       variant=params.sc2_variant)
     if method == "ransac":
         from wb_registration.open3d_methods import ransac
 
@@ -62,5 +63,5 @@ def estimate(method: str, src: np.ndarray, tgt: np.ndarray, eps: float, params: 
         if vbreg_infer is None:
             raise ValueError("method vbreg needs a loaded network (load_vbreg)")
         return vbreg(src, tgt, eps, vbreg_infer, seed=seed, seed_ratio=params.vbreg_seed_ratio,
-                     n_min=params.vbreg_n_min, kappa=params.vbreg_kappa)
+                     n_min=params.vbreg_n_min, kappa=params.vbreg_kappa, variant=params.vbreg_variant)
     raise ValueError(f"method: unknown estimator {method!r}")

@@ -43,12 +43,24 @@ class EstimatorFields(BaseModel):
     sc2_seed_ratio: float = Field(0.2, gt=0, le=1, description="SC2-PCR: fraction of matches used as seeds")
     sc2_k1: int = Field(30, ge=2, description="SC2-PCR: first-stage consensus size")
     sc2_k2: int = Field(20, ge=2, description="SC2-PCR: second-stage consensus size")
+    sc2_variant: Literal["reference", "workbench"] = Field(
+        "reference", description="SC2-PCR: 'reference' follows the authors' SC2_PCR.py (ZhiChen902/SC2-PCR "
+                                 "@ 19961ea); 'workbench' is this project's earlier reading: zero matrix diagonals, "
+                                 "eps for both second-order factors, seed + k1 others, a masked eps/2 second stage, "
+                                 "10 fixed power steps, seeds filled by confidence, refinement until the inlier set "
+                                 "repeats (effect: docs/fidelity-registration-clip.md)")
     vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
     vbreg_onnx: str = Field("", description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
                                             "network once (parity-checked) and caches it by weights")
     vbreg_seed_ratio: float = Field(0.1, gt=0, le=1, description="VBReg: conservative seeding ratio")
     vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches)")
     vbreg_kappa: int = Field(40, ge=4, le=200, description="VBReg: hypothesis size (seed + kappa-1 voted matches)")
+    vbreg_variant: Literal["reference", "workbench"] = Field(
+        "reference", description="VBReg closed-form stages: 'reference' follows the authors' VBReg.py / "
+                                 "BaseModel.py (Jiang-HB/VBReg @ 6e62289); 'workbench' is this project's earlier "
+                                 "reading: attention votes before compatibility, seeds by sigmoid confidence, a "
+                                 "seed never votes for itself, voting with the learned sigma, 10 fixed power steps, "
+                                 "refinement until the inlier set repeats (effect: docs/fidelity-registration-clip.md)")
 
 
 class RegisterParams(SyntheticFields, EstimatorFields):
@@ -106,6 +118,17 @@ class TrainVBRegParams(VersionedParams):
     dim: int = Field(32, ge=8, le=256, description="feature width")
     hidden: int = Field(32, ge=8, le=512, description="GRU state width")
     latent: int = Field(16, ge=2, le=256, description="Gaussian latent width")
+    classification_loss: Literal["bce", "balanced-bce", "balanced-bce-capped"] = Field(
+        "bce", description="inlier BCE: 'bce' as the released VBReg configs (balanced: false); 'balanced-bce' the "
+                           "reference's balanced form (positives weighted #neg/#pos); 'balanced-bce-capped' the "
+                           "workbench's earlier form (that weight capped at 100)")
+    spectral_loss: Literal["mse", "balanced", "balanced-pooled"] = Field(
+        "mse", description="spectral-matching loss: 'mse' as the released configs (zero diagonals); 'balanced' "
+                           "the reference's balanced form (per sample, zero diagonals); 'balanced-pooled' the "
+                           "workbench's earlier form (diagonal kept, pooled over the batch)")
+    kl_reduction: Literal["mean", "sum-qkv"] = Field(
+        "mean", description="KL over layers x {Q, K, V}: 'mean' as the reference; 'sum-qkv' the workbench's "
+                            "earlier form (Q, K, V summed: 3 x the reference's weight)")
     checkpoint_every: int = Field(100, ge=1, description="write a resumable checkpoint every this many steps")
     resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
     eval_pairs: int = Field(10, ge=0, le=200, description="held-out pairs per ratio for the final evaluation")

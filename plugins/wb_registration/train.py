@@ -1,4 +1,5 @@
-"""The VBReg trainer: synthetic correspondences, the ELBO-style loss of the reference code, resumable
+"""The VBReg trainer: synthetic correspondences, the loss of the reference code (Jiang-HB/VBReg @ 6e62289,
+``libs/trainer.py`` and ``libs/loss.py`` with the released configs; earlier variants are options), resumable
 checkpoints, a held-out evaluation, ONNX export, and (for the zoo recipe) the model card.
 
 Data and latent noise are drawn from generators seeded by (run seed, step), so a resumed run sees exactly
@@ -15,8 +16,8 @@ from wb_registration.metrics import inlier_scores, pose_metrics
 from wb_registration.params import EstimatorFields, TrainVBRegParams
 from wb_registration.synthetic import make_pair
 from wb_registration.vbreg import VBRegInference, vbreg
-from wb_registration.vbreg_net import VBRegNet
-from wb_registration.zoo import make_card, save_model
+from wb_registration.vbreg_net import VBRegNet, feature_compatibility
+from wb_registration.zoo import loss_description, make_card, save_model
 from workbench.api import Curves, MetricsTable, Progress, RunContext
 
 
@@ -35,27 +36,84 @@ def training_batch(seed: int, step: int, params: TrainVBRegParams) -> tuple[torc
     return torch.tensor(np.stack(corr), dtype=torch.float32), torch.tensor(np.stack(labels), dtype=torch.float32)
 
 
-def branch_loss(logits: torch.Tensor, compat: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Class-balanced BCE on the inlier logits plus PointDSC's spectral-matching loss on the last layer's
-    compatibility (target b_i b_j), balanced between inlier pairs and the rest so that rare inliers count."""
-    pos = labels.sum().clamp(min=1.0)
-    pos_weight = ((labels.numel() - pos) / pos).clamp(max=100.0)
-    bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
-    target = labels[:, :, None] * labels[:, None, :]
-    positive = target.sum().clamp(min=1.0)
-    negative = (1 - target).sum().clamp(min=1.0)
-    sm = (((compat - 1) ** 2) * target).sum() / positive + ((compat ** 2) * (1 - target)).sum() / negative
-    return bce + 0.5 * sm
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """BCE on the inlier logits over the whole batch.
+
+    ``bce``: plain mean BCE (the released VBReg configs, ``balanced: false``). ``balanced-bce``: the reference's
+    ``balanced=True`` form, positives weighted by #negatives / #positives (each at least 1). ``balanced-bce-capped``:
+    the workbench's earlier form, the same weight capped at 100.
+    """
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, labels)
+    pos = labels.sum()
+    if kind == "balanced-bce":
+        weight = (torch.relu(labels.numel() - pos - 1) + 1) / (torch.relu(pos - 1) + 1)
+    elif kind == "balanced-bce-capped":
+        pos = pos.clamp(min=1.0)
+        weight = ((labels.numel() - pos) / pos).clamp(max=100.0)
+    else:
+        raise ValueError(f"classification_loss: unknown {kind!r}")
+    return F.binary_cross_entropy_with_logits(logits, labels, pos_weight=weight)
 
 
-def training_loss(net: VBRegNet, corr: torch.Tensor, labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """0.5 (BCE + SM) with posterior latents + 0.5 (BCE + SM) with prior latents + 0.5 balanced KL."""
+def spectral_loss(cosine: torch.Tensor, labels: torch.Tensor, sigma2: torch.Tensor, kind: str = "mse",
+                  ) -> torch.Tensor:
+    """PointDSC's spectral-matching loss on the last layer's feature compatibility against b_i b_j.
+
+    ``mse``: the released configs' plain MSE, compatibility and target with zero diagonals, averaged over all
+    B x N x N entries. ``balanced``: the reference's ``balanced=True`` form, per sample 0.5 (inlier-pair mean of
+    (S-1)^2) + 0.5 (mean of S^2 over the rest), then averaged over the batch (zero diagonals). ``balanced-pooled``:
+    the workbench's earlier form, the diagonal kept and both means pooled over the batch.
+    """
+    if kind == "balanced-pooled":
+        compat = feature_compatibility(cosine, sigma2)
+        target = labels[:, :, None] * labels[:, None, :]
+        positive = target.sum().clamp(min=1.0)
+        negative = (1 - target).sum().clamp(min=1.0)
+        return 0.5 * ((((compat - 1) ** 2) * target).sum() / positive + ((compat ** 2) * (1 - target)).sum() / negative)
+    compat = feature_compatibility(cosine, sigma2, zero_diagonal=True)
+    off = 1.0 - torch.eye(labels.shape[1], dtype=labels.dtype, device=labels.device)
+    target = labels[:, :, None] * labels[:, None, :] * off
+    if kind == "mse":
+        return F.mse_loss(compat, target)
+    if kind != "balanced":
+        raise ValueError(f"spectral_loss: unknown {kind!r}")
+    n_pos = torch.relu(target.sum(dim=(1, 2)) - 1.0) + 1.0
+    n_neg = torch.relu((1 - target).sum(dim=(1, 2)) - 1.0) + 1.0
+    pos = (((compat - 1) ** 2) * target).sum(dim=(1, 2)) / n_pos
+    neg = ((compat ** 2) * (1 - target)).sum(dim=(1, 2)) / n_neg
+    return (0.5 * pos + 0.5 * neg).mean()
+
+
+def kl_loss(kl: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The balanced KL of each (layer, role): ``mean`` over layers x {Q, K, V} (the reference); ``sum-qkv`` sums
+    the three roles and averages the layers (the workbench's earlier form, 3 x the reference's weight)."""
+    if reduction == "mean":
+        return kl.mean()
+    if reduction == "sum-qkv":
+        return kl.sum(dim=1).mean()
+    raise ValueError(f"kl_reduction: unknown {reduction!r}")
+
+
+def training_loss(net: VBRegNet, corr: torch.Tensor, labels: torch.Tensor, gen: torch.Generator,
+                  classification: str = "bce", spectral: str = "mse", kl_reduction: str = "mean",
+                  terms: dict | None = None) -> torch.Tensor:
+    """0.5 (BCE + SM) with posterior latents + 0.5 (BCE + SM) with prior latents + 0.5 KL, as VBReg's
+    ``trainer.py`` (mix ratio 0.5, kl weight 1) with ``loss.py``'s terms; ``terms`` collects each term."""
     b, n, _ = corr.shape
     shape = (b, *net.noise_shape(n))
-    logits_q, _, compat_q, kl = net(corr, torch.randn(shape, generator=gen), labels)
-    logits_p, _, compat_p, _ = net(corr, torch.randn(shape, generator=gen))
-    return (0.5 * branch_loss(logits_q, compat_q[:, -1], labels)
-            + 0.5 * branch_loss(logits_p, compat_p[:, -1], labels) + 0.5 * kl)
+    logits_q, _, cos_q, kl = net(corr, torch.randn(shape, generator=gen), labels)
+    logits_p, _, cos_p, _ = net(corr, torch.randn(shape, generator=gen))
+    sigma2 = net.sigma2
+    parts = {"bce_posterior": classification_loss(logits_q, labels, classification),
+             "bce_prior": classification_loss(logits_p, labels, classification),
+             "sm_posterior": spectral_loss(cos_q[:, -1], labels, sigma2, spectral),
+             "sm_prior": spectral_loss(cos_p[:, -1], labels, sigma2, spectral),
+             "kl": kl_loss(kl, kl_reduction)}
+    if terms is not None:
+        terms.update(parts)
+    return 0.5 * (parts["bce_posterior"] + parts["sm_posterior"]) + 0.5 * (parts["bce_prior"] + parts["sm_prior"]) \
+        + 0.5 * parts["kl"]
 
 
 def evaluate(net: VBRegNet, eps: float, pairs: int, seed: int = 10_000) -> dict[str, float]:
@@ -68,7 +126,8 @@ def evaluate(net: VBRegNet, eps: float, pairs: int, seed: int = 10_000) -> dict[
         for i in range(pairs):
             pair = make_pair(outlier_ratio=ratio, seed=seed + i, eps=eps)
             x, y = pair.matches
-            est = vbreg(x, y, eps, infer, seed=i, n_min=settings.vbreg_n_min, kappa=settings.vbreg_kappa)
+            est = vbreg(x, y, eps, infer, seed=i, n_min=settings.vbreg_n_min, kappa=settings.vbreg_kappa,
+                        variant=settings.vbreg_variant)
             m = pose_metrics(est.transform, pair.transform)
             wins += est.status == "ok" and m["RE_deg"] < 5 and m["TE"] < 0.05
         metrics[f"success_at_{int(ratio * 100)}pct_outliers"] = wins / max(pairs, 1)
@@ -97,7 +156,8 @@ def run(params: TrainVBRegParams, ctx: RunContext):
         net.train()
         corr, labels = training_batch(ctx.seed, step, params)
         gen = torch.Generator().manual_seed(ctx.seed * 1_000_003 + step)
-        loss = training_loss(net, corr.to(device), labels.to(device), gen)
+        loss = training_loss(net, corr.to(device), labels.to(device), gen, params.classification_loss,
+                             params.spectral_loss, params.kl_reduction)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -124,7 +184,8 @@ def run(params: TrainVBRegParams, ctx: RunContext):
         report = export_vbreg(net, ctx.artifacts / "model.onnx")
         metrics["onnx_max_abs_diff"] = float(f"{report.worst:.3g}")
         onnx_note = f"; ONNX ({report.exporter}) parity {report.worst:.2g}"
-    card = make_card(metrics, net.config)
+    card = make_card(metrics, net.config,
+                     loss_description(params.classification_loss, params.spectral_loss, params.kl_reduction))
     (ctx.artifacts / "card.json").write_text(card.to_json())
     if params.publish:
         ctx.publish_model(card, {card.weights: weights})

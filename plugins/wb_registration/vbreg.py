@@ -1,6 +1,8 @@
-"""VBReg inference: the network (torch or its ONNX export) gives confidences, attention maps and feature
-compatibilities; the closed-form stages then seed, vote with the Wilson lower bound, weight each
-hypothesis by a leading eigenvector, fit by weighted Kabsch, score, select and refine.
+"""VBReg inference: the network (torch or its ONNX export) gives inlier logits, attention maps and feature
+cosines; the closed-form stages then seed, vote with the Wilson lower bound, weight each hypothesis by a
+leading eigenvector, fit by weighted Kabsch, score, select and refine.
+
+Ties in every ranking go to the lower match index (the reference leaves exact ties to its device's sort).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from wb_registration.consensus import (
     fit_hypotheses,
     ill_posed,
     leading_eigenvector,
-    length_consistency,
     nms_seeds,
+    pairwise_distances,
     soft_compatibility,
     truncated_scores,
 )
-from wb_registration.vbreg_net import INPUTS, OUTPUTS, ROLES, SinglePairVBReg, VBRegNet
+from wb_registration.vbreg_net import INPUTS, OUTPUTS, ROLES, SinglePairVBReg, VBRegNet, feature_compatibility
 
 WILSON_Z = 1.96
 
@@ -59,58 +61,133 @@ class VBRegInference:
         layers, roles, latent = self.net.layers_n, ROLES, self.net.latent
         return torch.randn((n, layers * roles * latent), generator=gen)
 
+    @property
+    def sigma2(self) -> float:
+        """The network's learned sigma^2 (feature compatibility kernel)."""
+        return float(self.net.sigma2.detach().cpu())
+
     def __call__(self, src: np.ndarray, tgt: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-        """(N,) logits, (N, L, N) attention, (N, L, N) compatibility as numpy float32."""
+        """(N,) logits, (N, L, N) attention, (N, L, N) feature cosines as numpy float32."""
         corr = np.c_[src, tgt].astype(np.float32)
         return tuple(np.asarray(o) for o in self.session(corr, self.noise(len(src), seed).numpy()))
 
 
-def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int) -> np.ndarray:
-    """For each seed, the kappa-1 matches with the highest Wilson lower bound over the voters' top choices.
+#: What ``workbench`` does differently from ``reference``, step by step.
+VARIANT_STEPS = {
+    "voter_order": "reference: within a layer the feature compatibility votes before the attention map (last "
+                   "layer first); workbench: attention before compatibility",
+    "seed_ranking": "reference: raw logit x local-max flag (non-maxima at 0, negative maxima last); workbench: "
+                    "sigmoid confidence, local maxima first, then the rest by confidence",
+    "seed_self_exclusion": "reference: a voter's diagonal is zeroed, so a seed can vote for (and join) itself; "
+                           "workbench: the seed is never a candidate",
+    "voting_sigma": "reference: voters use the compatibility at sigma = 1 (the value the network starts from, "
+                    "fixed when the blocks are built); workbench: the learned sigma",
+    "power_iteration": "reference: at most 10 float32 steps, stopping when all hypotheses converged; "
+                       "workbench: always 10 float64 steps",
+    "refinement_stop": "reference: stop when the inlier count is unchanged; workbench: when the inlier set is",
+}
 
-    Voter n adds one vote to each seed's kappa-1 highest-scoring matches; after n voters the vote share
-    p_hat gives the Wilson bound W^n and a match's score is max_n W^n. Runs in torch (top-k is much faster
-    than numpy's argpartition).
+
+def _top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index."""
+    values, indices = torch.topk(scores, k, dim=1)
+    kth = values[:, -1:]
+    crowded = (scores >= kth).sum(dim=1) > k  # rows where the k-th value ties with a left-out entry
+    if crowded.any():
+        sub, sub_kth = scores[crowded], kth[crowded]
+        tied = sub == sub_kth
+        room = k - (sub > sub_kth).sum(dim=1, keepdim=True)
+        keep = (sub > sub_kth) | (tied & (torch.cumsum(tied, dim=1) <= room))  # exactly k per row
+        indices[crowded] = torch.nonzero(keep)[:, 1].reshape(-1, k)
+    return indices
+
+
+def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: bool = False) -> np.ndarray:
+    """Hypotheses ``(seeds, kappa)``: each seed followed by the kappa-1 matches with the highest Wilson bound.
+
+    Voter n (in the given order) adds a vote to each seed's kappa-1 highest-scoring matches, ties to the lower
+    index; after n voters the vote share p_hat gives the Wilson lower bound W^n, and a match's score is
+    max_n W^n. The reference zeroes each voter's diagonal, so with few positive scores a seed may vote for
+    itself and appear twice in its hypothesis; ``exclude_seed`` never lets it be a candidate.
     """
     n = voters[0].shape[1]
-    k = min(kappa - 1, n - 1)
+    k = min(kappa - 1, n - 1 if exclude_seed else n)
     idx = torch.from_numpy(np.asarray(seeds, dtype=np.int64))
     rows = torch.arange(len(seeds))
     counts = torch.zeros((len(seeds), n))
-    best = torch.zeros((len(seeds), n))
-    z2 = WILSON_Z * WILSON_Z
+    ones = torch.ones((len(seeds), k))
+    best = None
+    z = WILSON_Z
     for i, voter in enumerate(voters, start=1):
         scores = torch.from_numpy(np.ascontiguousarray(voter, dtype=np.float32))[idx]
-        scores[rows, idx] = -torch.inf
-        counts.scatter_add_(1, torch.topk(scores, k, dim=1).indices, torch.ones(len(seeds), k))
+        scores[rows, idx] = -torch.inf if exclude_seed else 0.0
+        counts.scatter_add_(1, _top_k_indices(scores, k), ones)
         p_hat = counts / i
-        spread = WILSON_Z * torch.sqrt(p_hat * (1 - p_hat) / i + z2 / (4 * i * i))
-        best = torch.maximum(best, (p_hat + z2 / (2 * i) - spread) / (1 + z2 / i))
-    best[rows, idx] = -torch.inf
-    return np.c_[seeds, torch.topk(best, k, dim=1).indices.numpy()]
+        wilson = (p_hat + z ** 2 / (2.0 * i) - z * torch.sqrt(p_hat * (1.0 - p_hat) / i + z ** 2 / (4 * i ** 2))) \
+            / (1.0 + z ** 2 / i)
+        best = wilson if best is None else torch.maximum(best, wilson)
+    if exclude_seed:
+        best[rows, idx] = -torch.inf
+    chosen = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :k]
+    return np.c_[seeds, chosen.numpy()]
 
 
 def vbreg(src: np.ndarray, tgt: np.ndarray, eps: float, infer: VBRegInference, seed: int = 0,
-          seed_ratio: float = 0.1, n_min: int = 1000, kappa: int = 40) -> Estimate:
-    """Register matched points ``src[i] <-> tgt[i]`` with VBReg (network + closed-form stages)."""
+          seed_ratio: float = 0.1, n_min: int = 1000, kappa: int = 40, variant: str = "reference",
+          return_stages: bool = False) -> Estimate:
+    """Register matched points ``src[i] <-> tgt[i]`` with VBReg (network + closed-form stages).
+
+    ``variant="reference"`` (the default) follows the authors' ``models/VBReg.py``, ``VBPointDSC.py`` and
+    ``BaseModel.py`` (Jiang-HB/VBReg @ 6e62289) at test time; ``variant="workbench"`` is this project's earlier
+    reading (see :data:`VARIANT_STEPS`). With ``return_stages`` the estimate's ``stages`` holds the seeds,
+    hypotheses, weights and poses.
+    """
+    if variant not in ("reference", "workbench"):
+        raise ValueError(f"vbreg_variant must be 'reference' or 'workbench', got {variant!r}")
+    reference = variant == "reference"
     n = len(src)
     if n < 3:
         return ill_posed(n, f"{n} matches (need at least 3)")
     t0 = time.perf_counter()
-    logits, attention, compat = infer(src, tgt, seed)
+    logits, attention, cosine = infer(src, tgt, seed)
     t_net = time.perf_counter() - t0
     confidence = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-    beta = soft_compatibility(length_consistency(src, tgt), eps)
-    seeds = nms_seeds(confidence, src, eps, min(n, max(int(seed_ratio * n), n_min)))
-    layers = attention.shape[1]
+    src_dist = pairwise_distances(src)
+    # diagonal 1 (d_ii = 0): a voter's diagonal is masked in vote(), a hypothesis's diagonal below; a seed
+    # that joined its own hypothesis is fully compatible with itself, as in the reference
+    beta = soft_compatibility(np.abs(src_dist - pairwise_distances(tgt)), eps, zero_diagonal=False)
+    n_seeds = min(n, max(int(seed_ratio * n), n_min))
+    sigma2 = infer.sigma2
+    vote_sigma2 = 1.0 if reference else sigma2
+    seeds = nms_seeds(logits.astype(np.float32) if reference else confidence, src_dist, eps, n_seeds,
+                      fill="reference" if reference else "confidence")
+    cos_t = torch.from_numpy(np.ascontiguousarray(cosine))
     voters = []
-    for layer in reversed(range(layers)):
-        voters += [attention[:, layer], compat[:, layer] * beta]
-    groups = vote(voters, seeds, kappa)
-    weight_m = beta[groups[:, :, None], groups[:, None, :]] * compat[:, -1][groups[:, :, None], groups[:, None, :]]
-    weights = leading_eigenvector(weight_m)
-    weights[weights.sum(axis=1) <= 0] = 1.0
+    for layer in reversed(range(attention.shape[1])):
+        compat = feature_compatibility(cos_t[:, layer], vote_sigma2).numpy() * beta
+        voters += [compat, attention[:, layer]] if reference else [attention[:, layer], compat]
+    groups = vote(voters, seeds, kappa, exclude_seed=not reference)
+    pair = (groups[:, :, None], groups[:, None, :])
+    if reference:  # the final features' compatibility at the learned sigma, clipped at 0 only
+        last = np.clip(1.0 - (1.0 - cosine[:, -1]) / np.float32(sigma2), 0.0, None).astype(np.float32)
+    else:
+        last = feature_compatibility(cos_t[:, -1], sigma2).numpy()
+    weight_m = beta[pair] * last[pair]
+    diag = np.arange(groups.shape[1])
+    weight_m[:, diag, diag] = 0.0
+    weights = leading_eigenvector(weight_m, early_stop=reference)
+    if reference:
+        weights = weights / (weights.sum(axis=1, keepdims=True) + np.float32(1e-6))
+    else:
+        weights[weights.sum(axis=1) <= 0] = 1.0
     transforms = fit_hypotheses(groups, weights, src, tgt)
-    best = transforms[int(np.argmax(truncated_scores(transforms, src, tgt, eps)))]
+    if reference:  # all-zero weights: the reference's weighted SVD of a zero matrix is the identity
+        transforms[weights.sum(axis=1) <= 0] = np.eye(4)
+    scores = truncated_scores(transforms, src, tgt, eps)
+    best = transforms[int(np.argmax(scores))]
     info = {"time_network_s": t_net, "time_vbreg_s": time.perf_counter() - t0, "n_seeds": float(len(seeds))}
-    return finish(best, src, tgt, eps, confidence, info)
+    est = finish(best, src, tgt, eps, confidence, info, stop="count" if reference else "set")
+    if return_stages:
+        est.stages = {"logits": logits, "seeds": seeds, "groups": groups, "weights": weights,
+                      "transforms": transforms, "scores": scores, "best": best}
+    return est

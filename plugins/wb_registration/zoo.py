@@ -39,7 +39,16 @@ def load_card(card: ModelCard, weights: Path | str | None = None) -> VBRegNet:
     return load_model(weights or card.weights_path)
 
 
-def make_card(metrics: dict[str, float], config: dict) -> ModelCard:
+def loss_description(classification: str = "bce", spectral: str = "mse", kl_reduction: str = "mean") -> str:
+    """The card's words for the training loss options (train-vbreg's classification_loss etc.)."""
+    if (classification, spectral, kl_reduction) == ("bce", "mse", "mean"):
+        return ("trained with VBReg's released loss (Jiang-HB/VBReg @ 6e62289): 0.5 (BCE + MSE spectral matching) "
+                "with posterior and with prior latents + 0.5 balanced KL averaged over layers x Q/K/V")
+    return (f"trained with classification_loss={classification}, spectral_loss={spectral}, "
+            f"kl_reduction={kl_reduction}")
+
+
+def make_card(metrics: dict[str, float], config: dict, loss: str = "") -> ModelCard:
     return ModelCard(
         id=ZOO_ID, plugin="registration", title="VBReg variational non-local correspondence network (CPU-sized)",
         weights="model.safetensors",
@@ -48,5 +57,5 @@ def make_card(metrics: dict[str, float], config: dict) -> ModelCard:
                       "non-local attention, MLP classifier; input: (N, 6) matches"),
         recipe=RECIPE,
         data=("synthetic correspondences (wb_registration generator): DEM terrain and blob shapes, any rotation, "
-              "noise 0.005, surface/box outliers at ratios 0.5-0.99, eps 0.03"),
+              "noise 0.005, surface/box outliers at ratios 0.5-0.99, eps 0.03" + (f"; {loss}" if loss else "")),
         metrics=metrics, loader="wb_registration.zoo:load_card", exporter="wb_registration.export:export_zoo")

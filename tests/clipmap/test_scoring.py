@@ -34,9 +34,15 @@ def test_flags_merge_across_punctuation_and_punctuation_is_never_flagged():
 
 
 def test_most_negative_returns_the_arg_min_even_when_positive():
-    scores = np.array([3e-4, 2e-4, 1e-4, 0.0, 5e-4, 6e-4, 0.0])
+    scores = np.array([3e-4, 2e-4, 1e-4, 0.5, 5e-4, 6e-4, 0.5])
     flagging = flag_words(WORDS, scores, "most_negative")
     assert flagging.predicted == 2 and flagging.flags.sum() == 1 and flagging.negative == pytest.approx(1e-4)
+
+
+def test_most_negative_may_pick_punctuation_as_clip4dm_does_unless_workbench_rules():
+    scores = np.array([3e-4, 2e-4, 1e-4, 0.0, 5e-4, 6e-4, 0.0])
+    assert flag_words(WORDS, scores, "most_negative").predicted == 3
+    assert flag_words(WORDS, scores, "most_negative", rules="workbench").predicted == 2
 
 
 def test_words_outside_eligible_are_not_flagged():

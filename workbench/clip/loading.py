@@ -138,34 +138,32 @@ class LoadedClip:
 
     # --- images -----------------------------------------------------------------------------------------
     def preprocess(self, images):
-        """uint8 RGB ``HxWx3`` array(s) (or a list) to a normalised ``[B, 3, S, S]`` float tensor.
-
-        The shorter side is resized (bicubic) to the model's image size, then centre-cropped; a float
-        tensor of that shape is passed through unchanged.
+        """RGB ``HxWx3`` array(s) (or a list) to a normalised ``[B, 3, S, S]`` float tensor through the model's
+        own open_clip inference transform: ``image_transform_v2`` of ``model.visual.preprocess_cfg``, the
+        ``preprocess_val`` that ``open_clip.create_model_and_transforms`` returns (by default: PIL bicubic
+        resize of the shorter side with antialiasing, centre crop, to tensor, normalise). Arrays that are not
+        uint8 are read as 0..255 and rounded. A float tensor of that shape is passed through unchanged.
         """
-        import cv2
         import torch
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+        from PIL import Image
 
         if isinstance(images, torch.Tensor):
             return images.to(self.device)
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
-        size = self.image_size
-        out = np.empty((len(images), size, size, 3), np.float32)
+        cfg = dict(getattr(self.model.visual, "preprocess_cfg", None) or {})
+        cfg = {"size": self.image_size, "mean": self.mean, "std": self.std, **cfg}
+        transform = image_transform_v2(PreprocessCfg(**cfg), is_train=False)
+        out = []
         for i, image in enumerate(images):
             image = np.asarray(image)
             if image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(f"image {i}: expected an RGB array HxWx3, got shape {image.shape}")
-            h, w = image.shape[:2]
-            scale = size / min(h, w)
-            if (h, w) != (size, size):
-                nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-                image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_CUBIC)
-                top, left = (nh - size) // 2, (nw - size) // 2
-                image = image[top:top + size, left:left + size]
-            out[i] = image.astype(np.float32) / 255.0
-        out = (out - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
-        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self.device)
+            if image.dtype != np.uint8:
+                image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+            out.append(transform(Image.fromarray(image, mode="RGB")))
+        return torch.stack(out).to(self.device)
 
     def encode_image(self, images, normalize: bool = True):
         """Image embeddings ``[B, D]``."""
