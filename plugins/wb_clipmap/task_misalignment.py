@@ -79,11 +79,16 @@ def run(params: MisalignmentParams, ctx: RunContext):
         add_word_maps(clip, image, analysis, mapped_words(analysis, params), params)
         yield from pair_results(analysis, image, "" if single else f"view-{rank + 1}-")
     if not single or failed:
-        notes = [f"{len(done)} pairs scored, {len(failed)} failed; mode {params.mode}, epsilon {params.epsilon:g}, "
-                 f"template {params.template!r}, last {params.text_layers} text layers"]
+        notes = [f"{len(done)} pairs scored, {len(failed)} failed, {len(pairset.problems)} entries of the input "
+                 f"skipped; mode {params.mode}, epsilon {params.epsilon:g}, template {params.template!r}, last "
+                 f"{params.text_layers} text layers"]
         notes += pairset.problems
         yield MetricsTable(name="pairs", title="Pairs, most misaligned first (lowest F-CLIPScore)", columns=COLUMNS,
                            rows=[_row(p, a) for p, a in ranked] + [_row(p, None, e) for p, e in failed],
                            notes="\n".join(notes))
+    if not done:
+        reasons = [e for _, e in failed] + list(pairset.problems)
+        raise ValueError(f"no pair could be scored ({len(failed)} failed, {len(pairset.problems)} input entries "
+                         f"skipped): {'; '.join(reasons[:3]) or 'the input holds no pair'}")
     scored = [scored_from(p, a) for p, a in done if p.has_labels]
     yield from benchmark_results(scored)

@@ -158,3 +158,17 @@ def test_listing_the_plugin_does_not_import_torch():
             "import wb_clipmap.plugin; print('torch' in sys.modules, 'open_clip' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[-2:] == ["False", "False"]
+
+
+def test_a_missing_image_or_a_file_without_a_usable_pair_fails_the_run_naming_why(clip_runner, tmp_path):
+    job, record = clip_runner.run(RunRequest(task="clip.misalignment", params={
+        **TINY, "image": str(tmp_path / "missing.png"), "caption": "a red circle"}, device="cpu",
+        execution="inproc"))
+    assert record.state == RunState.FAILED and "missing.png" in record.error and "0 pairs" not in record.error
+    pairs = {r.name: r for r in RunStore.results(job.run_dir)}["pairs"]
+    assert "0 pairs scored, 1 failed" in pairs.notes
+    (tmp_path / "pairs.csv").write_text("image,caption\nnope.png,a red circle\nalso-missing.png,a blue square\n")
+    job, record = clip_runner.run(RunRequest(task="clip.misalignment", params={**TINY, "pairs": str(
+        tmp_path / "pairs.csv")}, device="cpu", execution="inproc"))
+    assert record.state == RunState.FAILED and "no pair could be scored (2 failed" in record.error
+    assert "nope.png" in record.error
