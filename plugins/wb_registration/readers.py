@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from wb_registration.geometry import rigidity_error
+from workbench.api import UserError
 
 log = logging.getLogger(__name__)
 
 CLOUD_SUFFIXES = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts", ".npy", ".txt")
 
 
-class RegistrationInputError(ValueError):
+class RegistrationInputError(UserError):
     """Input that cannot be registered: the message names the file or parameter and the problem."""
 
 
@@ -37,10 +42,9 @@ def read_cloud(path: str | Path, *, drop_invalid: bool = True) -> np.ndarray:
         elif suffix == ".txt":
             points = np.loadtxt(path, ndmin=2)
         else:
-            import open3d as o3d
-
-            points = np.asarray(o3d.io.read_point_cloud(str(path), remove_nan_points=False,
-                                                        remove_infinite_points=False).points)
+            points = _open3d_points(path)
+    except RegistrationInputError:
+        raise
     except Exception as exc:
         raise RegistrationInputError(f"{path}: unreadable point cloud ({type(exc).__name__}: {exc})") from None
     points = np.asarray(points, dtype=np.float64)
@@ -48,6 +52,36 @@ def read_cloud(path: str | Path, *, drop_invalid: bool = True) -> np.ndarray:
         raise RegistrationInputError(f"{path}: expected an (n, 3) array of points, got shape {points.shape}")
     points = points[:, :3]
     return validate_cloud(points, str(path), drop_invalid=drop_invalid)
+
+
+def _open3d_points(path: Path) -> np.ndarray:
+    """Open3D's reader, whose failures are only printed ("Read PLY failed: ...") and return what was parsed:
+    its output is captured at the file-descriptor level and a reported failure becomes an error naming the file."""
+    import tempfile
+
+    import open3d as o3d
+
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        saved = [os.dup(1), os.dup(2)]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.dup2(capture.fileno(), 1)
+            os.dup2(capture.fileno(), 2)
+            cloud = o3d.io.read_point_cloud(str(path), remove_nan_points=False, remove_infinite_points=False)
+            ctypes.CDLL(None).fflush(None)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+        capture.seek(0)
+        said = capture.read().decode(errors="replace")
+    failure = [line for line in said.splitlines() if "failed" in line.lower() or "error" in line.lower()]
+    if failure:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(failure)).strip()
+        raise RegistrationInputError(f"{path}: unreadable point cloud (Open3D: {text})")
+    return np.asarray(cloud.points)
 
 
 def validate_cloud(points: np.ndarray, where: str, *, drop_invalid: bool = True) -> np.ndarray:
