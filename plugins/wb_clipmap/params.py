@@ -33,7 +33,7 @@ class AttributionFields(BaseModel):
                                  "on spaces only, threshold mode skips words contained in '.,!\"?;:\" ', "
                                  "most-negative mode may pick punctuation; 'workbench' (the earlier rules): split on "
                                  "any whitespace, punctuation-only words (.,!\"?;:' ) never flagged in either mode "
-                                 "(effect: docs/fidelity-registration-clip.md)")
+                                 "(effect: docs/fidelity.md)")
 
 
 class PairsFields(BaseModel):

@@ -48,7 +48,7 @@ class EstimatorFields(BaseModel):
                                  "@ 19961ea); 'workbench' is this project's earlier reading: zero matrix diagonals, "
                                  "eps for both second-order factors, seed + k1 others, a masked eps/2 second stage, "
                                  "10 fixed power steps, seeds filled by confidence, refinement until the inlier set "
-                                 "repeats (effect: docs/fidelity-registration-clip.md)")
+                                 "repeats (effect: docs/fidelity.md)")
     vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
     vbreg_onnx: str = Field("", description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
                                             "network once (parity-checked) and caches it by weights")
@@ -60,7 +60,7 @@ class EstimatorFields(BaseModel):
                                  "BaseModel.py (Jiang-HB/VBReg @ 6e62289); 'workbench' is this project's earlier "
                                  "reading: attention votes before compatibility, seeds by sigmoid confidence, a "
                                  "seed never votes for itself, voting with the learned sigma, 10 fixed power steps, "
-                                 "refinement until the inlier set repeats (effect: docs/fidelity-registration-clip.md)")
+                                 "refinement until the inlier set repeats (effect: docs/fidelity.md)")
 
 
 class RegisterParams(SyntheticFields, EstimatorFields):

@@ -3,7 +3,7 @@ consensus sampling, spectral weights, max-consensus selection and refinement. Tr
 
 ``variant="reference"`` (the default) follows the authors' ``SC2_PCR.py`` (ZhiChen902/SC2-PCR @ 19961ea);
 ``variant="workbench"`` is this project's earlier reading of the paper, kept for comparison. They differ in
-seven steps (see :data:`VARIANT_STEPS`); docs/fidelity-registration-clip.md gives the measured effect.
+seven steps (see :data:`VARIANT_STEPS`); docs/fidelity.md gives the measured effect.
 Ties in every ranking go to the lower match index (the reference leaves the order of exact ties to the
 sort of the device it runs on).
 """
