@@ -343,3 +343,19 @@ def test_device_probe_answers_the_core_while_a_window_is_open(qtbot, fake_plugin
     assert isinstance(devices.onnx_cuda_usable(), bool)
     win.close()
     assert devices.torch_cuda_devices is original
+
+
+def test_an_unavailable_task_shows_why_and_offers_no_run(qtbot, fake_plugins, monkeypatch):
+    """A task whose required plugin is disabled is greyed in the browser; choosing it says why, with Run off."""
+    from workbench.core.plugins import reset_host
+    from workbench.gui.main_window import MainWindow
+
+    monkeypatch.setenv("WORKBENCH_PLUGINS_DENY", "digits")
+    reset_host()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    item = win.browser.task_items["ood.posthoc"]
+    assert item.foreground(0).color().name() == "#999999" and "unavailable" in item.toolTip(0)
+    win.browser.select_task("ood.posthoc")
+    assert win.form.spec is None and not win.form.run_button.isEnabled()
+    assert "cannot run: plugin 'digits' is disabled" in win.form.title.text()

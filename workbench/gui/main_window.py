@@ -6,6 +6,7 @@ tasks run through the core Runner off the GUI thread.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal
@@ -202,6 +203,11 @@ class MainWindow(QMainWindow):
     def select_task(self, spec: TaskSpec | str) -> None:
         if isinstance(spec, str):
             self.browser.select_task(spec)
+            return
+        reason = self.host.registry.unavailable.get(spec.qualified_id)
+        if reason:
+            self.form.show_info(f"<b>{html.escape(spec.title)}</b> ({html.escape(spec.id)}, {html.escape(spec.plugin)})"
+                                f"<br>cannot run: {html.escape(reason, quote=False)}")
             return
         self.form.set_task(spec)
 
