@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_consensus import _power, _ranked, _weighted_svd
 
 from wb_registration.consensus import leading_eigenvector, nms_seeds, refine
 from wb_registration.sc2pcr import sc2_pcr
@@ -23,39 +24,6 @@ EPS = 0.03
 
 
 # --- the reference, written out --------------------------------------------------------------------------
-def _ranked(values: torch.Tensor) -> torch.Tensor:
-    return torch.sort(values, dim=-1, descending=True, stable=True).indices
-
-
-def _power(m: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """Leading eigenvector of a stack (b, n, n): start at ones, divide by norm + 1e-6, stop on allclose."""
-    v = torch.ones_like(m[:, :, :1])
-    before = v
-    for _ in range(steps):
-        v = torch.bmm(m, v)
-        v = v / (torch.norm(v, dim=1, keepdim=True) + 1e-6)
-        if torch.allclose(v, before):
-            break
-        before = v
-    return v[:, :, 0]
-
-
-def _weighted_svd(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """(b, k, 3) x2 and (b, k) weights -> (b, 4, 4); centroids divide by sum(w) + 1e-6 as in common.py."""
-    total = w.sum(dim=1, keepdim=True)[:, :, None] + 1e-6
-    ca = (a * w[:, :, None]).sum(dim=1, keepdim=True) / total
-    cb = (b * w[:, :, None]).sum(dim=1, keepdim=True) / total
-    h = (a - ca).transpose(1, 2) @ torch.diag_embed(w) @ (b - cb)
-    u, _, v = torch.svd(h)
-    fix = torch.eye(3).repeat(len(a), 1, 1)
-    fix[:, 2, 2] = torch.det(v @ u.transpose(1, 2))
-    rot = v @ fix @ u.transpose(1, 2)
-    out = torch.eye(4).repeat(len(a), 1, 1)
-    out[:, :3, :3] = rot
-    out[:, :3, 3] = (cb.transpose(1, 2) - rot @ ca.transpose(1, 2))[:, :, 0]
-    return out
-
-
 def _moved(t: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
     return pts @ t[:3, :3].T + t[:3, 3]
 

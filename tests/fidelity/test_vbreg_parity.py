@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from reference_consensus import _power, _ranked, _weighted_svd
 
 from wb_registration.synthetic import make_pair, structured_decoy_pair
 from wb_registration.train import classification_loss, kl_loss, spectral_loss, training_batch, training_loss
@@ -37,37 +38,6 @@ Z = 1.96
 
 
 # --- the reference, written out --------------------------------------------------------------------------
-def _ranked(values: torch.Tensor) -> torch.Tensor:
-    return torch.sort(values, dim=-1, descending=True, stable=True).indices
-
-
-def _power(m: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    v = torch.ones_like(m[:, :, :1])
-    before = v
-    for _ in range(steps):
-        v = torch.bmm(m, v)
-        v = v / (torch.norm(v, dim=1, keepdim=True) + 1e-6)
-        if torch.allclose(v, before):
-            break
-        before = v
-    return v[:, :, 0]
-
-
-def _weighted_svd(a, b, w):
-    total = w.sum(dim=1, keepdim=True)[:, :, None] + 1e-6
-    ca = (a * w[:, :, None]).sum(dim=1, keepdim=True) / total
-    cb = (b * w[:, :, None]).sum(dim=1, keepdim=True) / total
-    h = (a - ca).transpose(1, 2) @ torch.diag_embed(w) @ (b - cb)
-    u, _, v = torch.svd(h)
-    fix = torch.eye(3).repeat(len(a), 1, 1)
-    fix[:, 2, 2] = torch.det(v @ u.transpose(1, 2))
-    rot = v @ fix @ u.transpose(1, 2)
-    out = torch.eye(4).repeat(len(a), 1, 1)
-    out[:, :3, :3] = rot
-    out[:, :3, 3] = (cb.transpose(1, 2) - rot @ ca.transpose(1, 2))[:, :, 0]
-    return out
-
-
 def reference_vbreg(src, tgt, logits, attention, cosine, sigma2, eps=EPS, ratio=0.1, n_min=1000, k=40) -> dict:
     """``attention`` and ``cosine`` as the exported network gives them: (N, L, N)."""
     x, y = torch.tensor(src, dtype=torch.float32), torch.tensor(tgt, dtype=torch.float32)
