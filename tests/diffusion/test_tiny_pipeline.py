@@ -1,0 +1,23 @@
+"""The tiny random Stable Diffusion pipeline builds offline and samples deterministically."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+torch = pytest.importorskip("torch")
+
+
+def test_tiny_pipeline_samples_the_same_image_for_the_same_seed():
+    from wb_diffusion.tiny import tiny_sd_pipeline
+
+    pipe = tiny_sd_pipeline(seed=0)
+    assert 1_000_000 < sum(p.numel() for p in pipe.unet.parameters()) < 2_000_000
+
+    def sample(seed):
+        return pipe(["a red circle"], num_inference_steps=2, height=32, width=32, output_type="np",
+                    generator=torch.Generator().manual_seed(seed)).images
+
+    a, b, c = sample(0), sample(0), sample(1)
+    assert a.shape == (1, 32, 32, 3)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
