@@ -30,13 +30,14 @@ def char_tokenizer(folder: Path | None = None):
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
 
 
-def tiny_unet(cross_attention_dim: int = 32, sample_size: int = 16):
+def tiny_unet(cross_attention_dim: int = 32, sample_size: int = 16, **extra):
+    """The notes' tiny UNet; ``extra`` adds config keys (SDXL's added text/time embedding)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
         block_out_channels=(32, 64), layers_per_block=2, sample_size=sample_size, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=cross_attention_dim, attention_head_dim=8)
+        cross_attention_dim=cross_attention_dim, attention_head_dim=8, **extra)
 
 
 def tiny_vae():
@@ -47,14 +48,15 @@ def tiny_vae():
                          latent_channels=4)
 
 
-def tiny_text_encoder(tokenizer, hidden_size: int = 32):
-    from transformers import CLIPTextConfig, CLIPTextModel
+def tiny_text_encoder(tokenizer, hidden_size: int = 32, with_projection: bool = False):
+    """A 2-layer CLIP text model; ``with_projection`` gives SDXL's second encoder (pooled, projected output)."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     config = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=37,
                             num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
-                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                            pad_token_id=tokenizer.pad_token_id)
-    return CLIPTextModel(config)
+                            projection_dim=hidden_size, bos_token_id=tokenizer.bos_token_id,
+                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(config)
 
 
 def tiny_scheduler(prediction_type: str = "epsilon"):
@@ -73,5 +75,22 @@ def tiny_sd_pipeline(seed: int = 0, prediction_type: str = "epsilon"):
     pipe = StableDiffusionPipeline(vae=tiny_vae(), text_encoder=tiny_text_encoder(tokenizer), tokenizer=tokenizer,
                                    unet=tiny_unet(), scheduler=tiny_scheduler(prediction_type), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_sdxl_pipeline(seed: int = 0, prediction_type: str = "epsilon"):
+    """A random tiny ``StableDiffusionXLPipeline`` (32 px): two text encoders (states concatenated to 64 channels,
+    the second's pooled projection) and the added text/time embedding (6 time ids x 8 + 32 pooled = 80)."""
+    from diffusers import StableDiffusionXLPipeline
+
+    torch.manual_seed(seed)
+    tokenizer, tokenizer_2 = char_tokenizer(), char_tokenizer()
+    unet = tiny_unet(cross_attention_dim=64, addition_embed_type="text_time", addition_time_embed_dim=8,
+                     projection_class_embeddings_input_dim=80)
+    pipe = StableDiffusionXLPipeline(
+        vae=tiny_vae(), text_encoder=tiny_text_encoder(tokenizer), text_encoder_2=tiny_text_encoder(
+            tokenizer_2, with_projection=True), tokenizer=tokenizer, tokenizer_2=tokenizer_2, unet=unet,
+        scheduler=tiny_scheduler(prediction_type), force_zeros_for_empty_prompt=True)
     pipe.set_progress_bar_config(disable=True)
     return pipe

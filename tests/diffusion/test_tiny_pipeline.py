@@ -21,3 +21,13 @@ def test_tiny_pipeline_samples_the_same_image_for_the_same_seed():
     assert a.shape == (1, 32, 32, 3)
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - c).max() > 1e-3
+
+
+def test_tiny_sdxl_pipeline_samples_with_two_text_encoders():
+    from wb_diffusion.tiny import tiny_sdxl_pipeline
+
+    pipe = tiny_sdxl_pipeline(seed=0)
+    assert pipe.unet.config.addition_embed_type == "text_time"
+    image = pipe(["a red circle"], num_inference_steps=2, height=32, width=32, output_type="np",
+                 generator=torch.Generator().manual_seed(0)).images
+    assert image.shape == (1, 32, 32, 3) and np.isfinite(image).all()
