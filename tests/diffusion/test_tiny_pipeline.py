@@ -31,3 +31,22 @@ def test_tiny_sdxl_pipeline_samples_with_two_text_encoders():
     image = pipe(["a red circle"], num_inference_steps=2, height=32, width=32, output_type="np",
                  generator=torch.Generator().manual_seed(0)).images
     assert image.shape == (1, 32, 32, 3) and np.isfinite(image).all()
+
+
+def test_a_saved_pipeline_folder_loads_back_identically(tmp_path):
+    from wb_diffusion.pipelines import is_sdxl, load_pipeline
+
+    pipe = load_pipeline("tiny-random")
+    pipe.save_pretrained(tmp_path / "sd")
+    again = load_pipeline(str(tmp_path / "sd"))
+    for a, b in zip(pipe.unet.state_dict().values(), again.unet.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert not is_sdxl(again) and is_sdxl(load_pipeline("tiny-random-sdxl"))
+
+
+def test_a_folder_that_is_not_a_pipeline_is_named(tmp_path):
+    from wb_diffusion.pipelines import load_pipeline
+    from workbench.api import UserError
+
+    with pytest.raises(UserError, match="no model_index.json"):
+        load_pipeline(str(tmp_path))
