@@ -199,7 +199,7 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     amp = autocast_dtype(params.mixed_precision, ctx.device)
     pipe = load_pipeline(params.model, device=ctx.device)
     resolution = params.resolution or pipe.unet.config.sample_size * pipe.vae_scale_factor
-    multiple = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1)
+    multiple = max(8, pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1))
     if resolution % multiple:
         raise UserError(f"resolution={resolution}: must be a multiple of {multiple} for this VAE and UNet")
     prompts = params.sample_prompts or list(dict.fromkeys(p.caption for p in pairs))[:4]
