@@ -77,3 +77,50 @@ def test_bad_parameters_are_named(workbench_home, tmp_path):
     assert record.state == RunState.FAILED and "mixed_precision=bf16: only on CUDA" in record.error
     _, record = _run("diffusion.mapo", resolution=36)
     assert record.state == RunState.FAILED and "resolution=36: must be a multiple of 8" in record.error
+
+
+def test_made_pairs_train_from_their_folder(workbench_home):
+    job, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
+                                          params={"n": 4, "data_seed": 2}))
+    assert record.state == RunState.COMPLETED, record.error
+    folder = job.run_dir / "artifacts" / "pairs"
+    assert len((folder / "pairs.jsonl").read_text().splitlines()) == 4
+    grid = next(r for r in RunStore.results(job.run_dir) if r.kind == "image-grid")
+    assert len(grid.images) == 8 and grid.captions[0].startswith("chosen: a ")
+    run_dir, record = _run("diffusion.mapo", pairs=str(folder), steps=1, lora_rank=2, lora_alpha=4)
+    assert record.state == RunState.COMPLETED, record.error
+    assert "4 pairs" in (run_dir / "log.txt").read_text()
+
+
+@pytest.mark.slow
+def test_killing_mapo_mid_run_and_resuming_gives_the_same_lora(tmp_path, workbench_home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    params = {**{k: v for k, v in BASE.items() if k != "sample_prompts"}, "steps": 20, "checkpoint_every": 1}
+    straight, record = _run("diffusion.mapo", **params)
+    assert record.state == RunState.COMPLETED, record.error
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-m", "workbench.cli", "run", "diffusion.mapo", "--seed", "3", "--out", str(store),
+           *[arg for k, v in params.items() for arg in ("--set", f"{k}={v}")]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "WORKBENCH_HOME": str(workbench_home)})
+    deadline, checkpoint = time.monotonic() + 300, None
+    while time.monotonic() < deadline and checkpoint is None:
+        found = list(store.glob("*/artifacts/checkpoint.pt"))
+        if found and torch.load(found[0], weights_only=True)["step"] >= 2:
+            checkpoint = found[0]
+        time.sleep(0.05)
+    assert checkpoint is not None, "no checkpoint in time"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = checkpoint.parents[1]
+    assert not (killed / "artifacts" / "lora").exists()
+    resumed, record = _run("diffusion.mapo", **params, resume=str(killed))
+    assert record.state == RunState.COMPLETED, record.error
+    a = load_file(str(straight / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
+    b = load_file(str(resumed / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
