@@ -15,6 +15,7 @@ import math
 import resource
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -94,10 +95,19 @@ def autocast_dtype(mixed_precision: str, device: str) -> torch.dtype | None:
 
 
 def peak_memory_mb(device: str) -> float:
-    """CUDA: the largest allocation of the run; CPU: the process's peak resident set."""
+    """CUDA: the largest allocation since the last reset; CPU: the process's peak resident set so far."""
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resident_mb() -> float:
+    """The process's resident set now (Linux ``/proc``; elsewhere its peak so far)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class PreferenceStep:
@@ -242,6 +252,7 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
             f"({'LoRA' if params.lora else 'full UNet'}), {resolution} px, autocast {amp or 'off'}, {ctx.device}")
     if ctx.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    memory_before = 0.0 if ctx.device.startswith("cuda") else resident_mb()
     last_good = start if params.resume else None
     seconds = 0.0
     for step in range(start, end):
@@ -302,11 +313,11 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     last = history[-min(10, len(history)):]
     rows = [[f"{n} (mean of last {len(last)} steps)", round(float(np.mean([h[n] for h in last])), 6)] for n in names]
     rows += [["seconds per step", round(seconds / max(1, ran), 4)],
-             ["peak memory (MB)", round(peak_memory_mb(ctx.device), 1)]]
+             ["peak memory (MB)", round(peak_memory_mb(ctx.device) - memory_before, 1)]]
     yield MetricsTable(name="summary", title=f"{method.upper()} tuning of {params.model}", columns=["metric", "value"],
                        rows=rows, notes=f"{ran} steps this session on {ctx.device}; peak memory: "
                                         + ("torch.cuda.max_memory_allocated" if ctx.device.startswith("cuda")
-                                           else "the process's peak RSS"))
+                                           else "the process's peak RSS above its RSS when training began"))
 
 
 def export(pipe, params: PreferenceTuneParams, ctx: RunContext) -> None:
