@@ -395,8 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
     p.add_argument("--shard", metavar="I/N", help="run every N-th run starting at I (split over machines); "
                    "default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in a SLURM array job")
-    p.add_argument("--executor", default="local", help="local (one run after another) or pool:N (N worker "
-                   "subprocesses, one GPU each when there are GPUs)")
+    p.add_argument("--executor", default="local", help="local (one run after another), pool:N (N worker "
+                   "subprocesses, one GPU each when there are GPUs), ray or ray:N (each run a Ray task on the cluster "
+                   "at RAY_ADDRESS, or on a local Ray runtime; the batch folder must be on a shared filesystem)")
     p.add_argument("--force", action="store_true", help="run everything again instead of resuming the folder")
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--slurm-script", type=int, metavar="SHARDS", help="print an sbatch array script that runs the "
