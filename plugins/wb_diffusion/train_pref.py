@@ -4,7 +4,8 @@ Each micro-batch concatenates the chosen and rejected images of its pairs (one f
 frozen VAE and noises both halves with the same noise and timestep. Everything random in a step (data order, flips,
 VAE sampling, noise, timesteps) comes from generators seeded by ``(seed, step)``, so a resumed run repeats an
 uninterrupted one exactly. Checkpoints hold only the trainable tensors (the LoRA, or the whole UNet) with the
-optimizer state, through the run context. The loop is single-process (``accelerate launch`` is not wired in).
+optimizer state, through the run context. Under ``torchrun`` or ``accelerate launch`` each process takes its share
+of every batch and DDP averages the gradients (``ctx.distributed()``); rank 0 checkpoints, samples and exports.
 """
 
 from __future__ import annotations
@@ -111,12 +112,15 @@ def resident_mb() -> float:
 
 
 class PreferenceStep:
-    """One micro-batch's loss for a method: builds the shared-noise batch and calls the loss."""
+    """One micro-batch's loss for a method: builds the shared-noise batch and calls the loss. ``trained`` is the UNet
+    the gradient flows through (``pipe.unet`` or its DistributedDataParallel wrapper)."""
 
-    def __init__(self, pipe, method: str, params: PreferenceTuneParams, resolution: int, reference=None):
+    def __init__(self, pipe, method: str, params: PreferenceTuneParams, resolution: int, reference=None,
+                 trained=None):
         from diffusers import DDPMScheduler
 
         self.pipe, self.method, self.params, self.resolution = pipe, method, params, resolution
+        self.trained = trained or pipe.unet
         self.scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
         self.reference = reference
         self.multiplier = getattr(params, "multiplier", 0.0) or self.scheduler.config.num_train_timesteps
@@ -144,7 +148,7 @@ class PreferenceStep:
         target = diffusion_target(self.scheduler, latents, noise, timesteps)
         cond = encode_captions(pipe, [p.caption for p in pairs], (self.resolution, self.resolution),
                                [p.chosen.shape[:2] for p in pairs]).repeat(2)
-        pred = pipe.unet(noisy, timesteps, **cond.unet_kwargs()).sample
+        pred = self.trained(noisy, timesteps, **cond.unet_kwargs()).sample
         err_w, err_l = per_sample_error(pred, target).chunk(2)
         if self.method == "mapo":
             return mapo_loss(err_w, err_l, self.params.beta, self.params.lam, self.multiplier)
@@ -223,7 +227,10 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     def autocast():
         return torch.autocast("cuda", dtype=amp) if amp is not None else contextlib.nullcontext()
 
-    base_images = sample_images(pipe, prompts, params, resolution, autocast)
+    dist = ctx.distributed()
+    if params.batch_size < dist.world:
+        raise UserError(f"batch_size={params.batch_size}: fewer pairs than the {dist.world} processes")
+    base_images = sample_images(pipe, prompts, params, resolution, autocast) if dist.main else []
     reference = None
     if params.lora:
         trainable = add_lora(pipe.unet, params.lora_rank, params.lora_alpha or None, params.lora_targets)
@@ -235,7 +242,7 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     state = TrainableState(pipe.unet)
     opt = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
-    step_loss = PreferenceStep(pipe, method, params, resolution, reference)
+    step_loss = PreferenceStep(pipe, method, params, resolution, reference, dist.wrap(pipe.unet, ctx.device))
     signature = {"method": method, "model": params.model, "pairs": params.pairs, "n_pairs": params.n_pairs,
                  "steps": params.steps, "batch_size": params.batch_size, "grad_accum": params.grad_accum,
                  "lora": params.lora, "lora_rank": params.lora_rank, "data_seed": params.data_seed}
@@ -261,18 +268,18 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
         terms: dict[str, float] = {}
         pipe.unet.train()
         for micro in range(params.grad_accum):
-            generator = torch.Generator().manual_seed(int(np.random.default_rng([ctx.seed, step, micro])
+            generator = torch.Generator().manual_seed(int(np.random.default_rng([ctx.seed, step, micro, dist.rank])
                                                           .integers(2**62)))
-            batch = [pairs[i] for i in batch_indices(len(pairs), params.batch_size, step, micro,
-                                                     params.grad_accum, params.data_seed)]
+            batch = batch_indices(len(pairs), params.batch_size, step, micro, params.grad_accum, params.data_seed)
+            local = dist.share(batch)
             with autocast():
-                out = step_loss(batch, generator)
+                out = step_loss([pairs[i] for i in local], generator)
             if not math.isfinite(out.terms["loss"]):
                 where = f"the last good checkpoint (step {last_good}) is {ctx.checkpoint_path}" if last_good \
                     else "no checkpoint was written yet"
                 raise UserError(f"{method}: the loss became {out.terms['loss']} at step {step + 1}; stopped, {where}."
                                 " Lower lr or use mixed_precision=no")
-            loss = out.loss / params.grad_accum
+            loss = out.loss * dist.loss_scale(len(local), len(batch)) / params.grad_accum
             (scaler.scale(loss) if scaler else loss).backward()
             for k, v in out.terms.items():
                 terms[k] = terms.get(k, 0.0) + v / params.grad_accum
@@ -298,13 +305,16 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
                                 extra={"history": _history_tensor(history, names)})
             last_good = done
         yield from curves(method, history)
-        if params.sample_every and done % params.sample_every == 0 and done != params.steps:
+        if params.sample_every and done % params.sample_every == 0 and done != params.steps and dist.main:
             pipe.unet.eval()
             yield grid(prompts, base_images, sample_images(pipe, prompts, params, resolution, autocast), done, params)
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {terms['loss']:.4f}, implicit "
                                             f"accuracy {terms['implicit_acc']:.2f}", metrics=dict(terms))
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
+        return
+    if not dist.main:
         return
     pipe.unet.eval()
     yield grid(prompts, base_images, sample_images(pipe, prompts, params, resolution, autocast), params.steps, params)
