@@ -125,25 +125,33 @@ class PreferenceStep:
         self.reference = reference
         self.multiplier = getattr(params, "multiplier", 0.0) or self.scheduler.config.num_train_timesteps
 
-    def __call__(self, pairs: list[PreferencePair], generator: torch.Generator) -> PreferenceLoss:
+    def __call__(self, batch: list[PreferencePair], generator: torch.Generator,
+                 share: Callable[[list[int]], list[int]] = lambda items: items) -> PreferenceLoss:
+        """The loss on this process's ``share`` of ``batch``; the randomness is drawn for the whole batch, so the
+        pairs see the same flips, VAE samples, noise and timesteps whatever the number of processes."""
         pipe, device = self.pipe, self.pipe.unet.device
-        flips = torch.rand(len(pairs), generator=generator) < 0.5
+        size, channels = self.resolution // pipe.vae_scale_factor, pipe.vae.config.latent_channels
+        n = len(batch)
+        flips = torch.rand(n, generator=generator) < 0.5
+        vae_eps = torch.randn((2, n, channels, size, size), generator=generator)
+        all_noise = torch.randn((n, channels, size, size), generator=generator)
+        all_t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator)
+        mine = share(list(range(n)))
+        pairs = [batch[i] for i in mine]
         chosen, rejected = [], []
-        for pair, flip in zip(pairs, flips):
+        for i, pair in zip(mine, pairs):
             both = torch.cat([to_pixels(pair.chosen, self.resolution), to_pixels(pair.rejected, self.resolution)])
-            if self.params.hflip and flip:
+            if self.params.hflip and flips[i]:
                 both = both.flip(-1)
             chosen.append(both[:3])
             rejected.append(both[3:])
         pixels = torch.stack(chosen + rejected).to(device, pipe.vae.dtype)
         with torch.no_grad():
-            dist = pipe.vae.encode(pixels).latent_dist
-            eps = torch.randn(dist.mean.shape, generator=generator).to(device, dist.mean.dtype)
-            latents = (dist.mean + dist.std * eps) * pipe.vae.config.scaling_factor
-        bsz = len(pairs)
-        noise = torch.randn((bsz, *latents.shape[1:]), generator=generator).to(device).repeat(2, 1, 1, 1)
-        timesteps = torch.randint(0, self.scheduler.config.num_train_timesteps, (bsz,),
-                                  generator=generator).to(device).repeat(2)
+            posterior = pipe.vae.encode(pixels).latent_dist
+            eps = vae_eps[:, mine].flatten(0, 1).to(device, posterior.mean.dtype)
+            latents = (posterior.mean + posterior.std * eps) * pipe.vae.config.scaling_factor
+        noise = all_noise[mine].to(device, latents.dtype).repeat(2, 1, 1, 1)
+        timesteps = all_t[mine].to(device).repeat(2)
         noisy = self.scheduler.add_noise(latents, noise, timesteps)
         target = diffusion_target(self.scheduler, latents, noise, timesteps)
         cond = encode_captions(pipe, [p.caption for p in pairs], (self.resolution, self.resolution),
@@ -268,12 +276,12 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
         terms: dict[str, float] = {}
         pipe.unet.train()
         for micro in range(params.grad_accum):
-            generator = torch.Generator().manual_seed(int(np.random.default_rng([ctx.seed, step, micro, dist.rank])
+            generator = torch.Generator().manual_seed(int(np.random.default_rng([ctx.seed, step, micro])
                                                           .integers(2**62)))
             batch = batch_indices(len(pairs), params.batch_size, step, micro, params.grad_accum, params.data_seed)
             local = dist.share(batch)
             with autocast():
-                out = step_loss([pairs[i] for i in local], generator)
+                out = step_loss([pairs[i] for i in batch], generator, dist.share)
             if not math.isfinite(out.terms["loss"]):
                 where = f"the last good checkpoint (step {last_good}) is {ctx.checkpoint_path}" if last_good \
                     else "no checkpoint was written yet"

@@ -124,3 +124,31 @@ def test_killing_mapo_mid_run_and_resuming_gives_the_same_lora(tmp_path, workben
     a = load_file(str(straight / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
     b = load_file(str(resumed / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_tune_the_lora_a_single_process_tunes(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [arg for k, v in {**{k: v for k, v in BASE.items() if k != "sample_prompts"}, "steps": 2}.items()
+            for arg in ("--set", f"{k}={v}")]
+    env = dict(os.environ, OMP_NUM_THREADS="1", WORKBENCH_HOME=str(tmp_path / "home"))
+    loras = []
+    for name, launcher in [("one", [sys.executable]), ("two", [sys.executable, "-m", "torch.distributed.run",
+                                                                "--nproc_per_node", "2", "--master_port", str(port)])]:
+        out = tmp_path / name
+        proc = subprocess.run([*launcher, "-m", "workbench", "run", "diffusion.mapo", *args, "--out", str(out),
+                               "--seed", "3"], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        found = sorted(out.glob("*/artifacts/lora/pytorch_lora_weights.safetensors"))
+        assert len(found) == 1, found
+        loras.append(load_file(str(found[0])))
+    assert loras[0].keys() == loras[1].keys()
+    for key in loras[0]:
+        torch.testing.assert_close(loras[1][key], loras[0][key], rtol=1e-4, atol=1e-6, msg=key)
