@@ -215,6 +215,16 @@ def _history_tensor(history: list[dict[str, float]], names: list[str]) -> torch.
     return torch.tensor([[h[n] for n in names] for h in history], dtype=torch.float64).reshape(-1, len(names))
 
 
+def make_trainable(unet, method: str, params: PreferenceTuneParams) -> tuple[list, torch.nn.Module | None]:
+    """The parameters to train (a new LoRA, or the whole UNet) and DPO's separate reference (a frozen copy of the
+    full UNet; None when the LoRA is switched off instead, or for MaPO)."""
+    if params.lora:
+        return add_lora(unet, params.lora_rank, params.lora_alpha or None, params.lora_targets), None
+    reference = copy.deepcopy(unet).requires_grad_(False).eval() if method == "dpo" else None
+    unet.requires_grad_(True)
+    return list(unet.parameters()), reference
+
+
 def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContext) -> Iterator:
     """The task body of ``diffusion.mapo`` / ``diffusion.dpo``."""
     pairs = load_pairs(params)
@@ -239,14 +249,7 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     if params.batch_size < dist.world:
         raise UserError(f"batch_size={params.batch_size}: fewer pairs than the {dist.world} processes")
     base_images = sample_images(pipe, prompts, params, resolution, autocast) if dist.main else []
-    reference = None
-    if params.lora:
-        trainable = add_lora(pipe.unet, params.lora_rank, params.lora_alpha or None, params.lora_targets)
-    else:
-        if method == "dpo":
-            reference = copy.deepcopy(pipe.unet).requires_grad_(False).eval()
-        trainable = [p for p in pipe.unet.parameters()]
-        pipe.unet.requires_grad_(True)
+    trainable, reference = make_trainable(pipe.unet, method, params)
     state = TrainableState(pipe.unet)
     opt = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
