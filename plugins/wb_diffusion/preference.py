@@ -173,7 +173,7 @@ def write_pairs(pairs: Sequence[PreferencePair], folder: Path, seed: int = 0) ->
 
 
 def shape_foil_pairs(n: int, seed: int = 0, split: str = "train", image_size: int = 32,
-                     kinds: Sequence[str] = ("colour", "shape", "size"), pool: int = 2000) -> list[PreferencePair]:
+                     kinds: Sequence[str] = ("colour", "shape", "size"), pool: int = 400) -> list[PreferencePair]:
     """``n`` one-object shapes scenes: chosen = the scene, rejected = a drawn scene whose caption is one of its foils.
 
     The foil's picture is found among ``pool`` further scenes of the split (one-object captions are few, so nearly
