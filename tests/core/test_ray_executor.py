@@ -93,6 +93,7 @@ steps:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_local_pool_and_ray_give_the_same_posthoc_sweep(ray_runtime, tmp_path):
     """3 checkpoints x 2 backends of ood.posthoc on the three executors: the same metrics, one table per sweep."""
     recipe = tmp_path / "posthoc.yaml"
