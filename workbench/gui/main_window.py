@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core import assets
+from workbench.core import assets, devices
 from workbench.core.plugins import PluginHost, PluginInfo, get_host
 from workbench.core.results import Result
 from workbench.core.runner import RunEvent, RunRequest
@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
         self.views: dict[tuple[str, str], QWidget] = {}
         self.run_tabs: dict[str, RunTab] = {}
-        device_probe.install()  # resolving a job's device asks the probe's subprocess, never torch in here
+        devices.set_probe(device_probe.answer)  # a job's placement asks the probe's subprocess, never torch in here
         self._probe_installed = True
         self.machine = MachineDevices(self)
         self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
@@ -420,5 +420,5 @@ class MainWindow(QMainWindow):
         self.machine.stop()
         if self._probe_installed:
             self._probe_installed = False
-            device_probe.uninstall()
+            devices.set_probe(None)
         super().closeEvent(event)
