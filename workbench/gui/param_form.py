@@ -337,6 +337,20 @@ class ParamForm(QWidget):
             if name in self.editors:
                 self.editors[name].set_value(value)
 
+    def apply_request(self, request: dict[str, Any]) -> None:
+        """Fill the form from a run request's fields (``params``, ``backend``, ``device``, ``seed``,
+        ``execution``): a past run loaded back, or the task's last parameters."""
+        self.set_values(request.get("params") or {})
+        for combo, key in ((self.backend, "backend"), (self.device, "device")):
+            index = combo.findText(str(request.get(key, "auto")))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        with contextlib.suppress(TypeError, ValueError):
+            self.seed.setValue(int(request.get("seed", self.seed.value())))
+        if request.get("execution") in ("worker", "inproc"):
+            self.isolate.setChecked(request["execution"] == "worker")
+        self.revalidate()
+
     def revalidate(self) -> str:
         """Validate the form; show messages beside fields; return the summary ('' when valid)."""
         if self.spec is None:
