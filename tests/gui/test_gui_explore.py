@@ -167,3 +167,20 @@ def test_table_headers_fit_their_columns(qtbot, digits):
     metrics = header.fontMetrics()
     for col, name in enumerate(view.items.columns):
         assert header.sectionSize(col) >= metrics.horizontalAdvance(name), name
+
+
+def test_a_runs_several_scenes_are_stepped_through_in_place(window, qtbot):
+    scene = demo_results.scene_regions()
+    scenes = [dataclasses.replace(scene, name=f"regions-{k}", title=f"scene {k}") for k in range(3)]
+    views = [window.show_result("run-with-scenes", s, "Region scoring") for s in scenes]
+    tab = window.run_tabs["run-with-scenes"]
+    assert [v.step_label.text() for v in views] == ["1 / 3", "2 / 3", "3 / 3"]
+    assert not views[0].step_prev.isEnabled() and not views[2].step_next.isEnabled()
+    tab.setCurrentWidget(views[0])
+    qtbot.mouseClick(views[0].step_next, Qt.MouseButton.LeftButton)
+    assert tab.currentWidget() is views[1]
+    qtbot.mouseClick(views[1].step_next, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(views[2].step_prev, Qt.MouseButton.LeftButton)
+    assert tab.currentWidget() is views[1]
+    single = window.show_result("run-with-one-scene", scene, "Browse")
+    assert single.step_bar is None

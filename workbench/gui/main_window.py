@@ -110,6 +110,19 @@ class RunTab(QTabWidget):
         view = self.views.get(name)
         return view if view is not None and self.indexOf(view) >= 0 else None
 
+    def link_siblings(self) -> None:
+        """Several results of one kind (a scene's boxes per scene, a map per item) get "◀ k/n ▶" to step through
+        them in place."""
+        by_kind: dict[str, list[QWidget]] = {}
+        for index in range(self.count()):
+            view = self.widget(index)
+            if hasattr(view, "set_steps"):
+                by_kind.setdefault(view.result.kind, []).append(view)
+        for views in by_kind.values():
+            if len(views) > 1:
+                for i, view in enumerate(views):
+                    view.set_steps(i, len(views), lambda k, views=views: self.setCurrentWidget(views[k]))
+
 
 class MainWindow(QMainWindow):
     """``result_shown(run_id, Result)`` fires whenever a result tab is created or updated.
@@ -464,6 +477,7 @@ class MainWindow(QMainWindow):
             self.views[key] = tab.views[result.name] = view
             index = tab.addTab(view, result.title or result.name)
             tab.setTabToolTip(index, f"{result.kind} '{result.name}' from {run_id}")
+            tab.link_siblings()
             self.focus_view(view)
         self.result_shown.emit(run_id, result)
         return view

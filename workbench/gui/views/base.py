@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolb
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -48,6 +50,31 @@ class ResultView(QWidget):
         layout.addLayout(self.body, 1)
         self.save_button = QPushButton("Save as PNG…")
         self.save_button.clicked.connect(self._save_dialog)
+        self.step_bar: QWidget | None = None
+
+    def set_steps(self, index: int, total: int, go) -> None:
+        """Show "◀ index/total ▶" in the control bar; the arrows call ``go(index ± 1)`` (a run's several results
+        of one kind - scenes, items - stepped through in place)."""
+        if self.step_bar is None:
+            self.step_bar = QWidget()
+            row = QHBoxLayout(self.step_bar)
+            row.setContentsMargins(0, 0, 0, 0)
+            self.step_prev, self.step_label, self.step_next = QPushButton("◀"), QLabel(), QPushButton("▶")
+            for button in (self.step_prev, self.step_next):
+                button.setFixedWidth(32)
+            row.addWidget(self.step_prev)
+            row.addWidget(self.step_label)
+            row.addWidget(self.step_next)
+            self.controls.insertWidget(0, self.step_bar)
+        for button in (self.step_prev, self.step_next):
+            with contextlib.suppress(RuntimeError):  # not connected yet
+                button.clicked.disconnect()
+        self.step_prev.clicked.connect(lambda: go(index - 1))
+        self.step_next.clicked.connect(lambda: go(index + 1))
+        self.step_prev.setEnabled(index > 0)
+        self.step_next.setEnabled(index < total - 1)
+        self.step_label.setText(f"{index + 1} / {total}")
+        self.step_bar.setToolTip(f"{total} results of kind {self.result.kind} in this run")
 
     def finish_controls(self) -> None:
         """Call after subclasses added their controls: Save comes last."""
