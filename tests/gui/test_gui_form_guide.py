@@ -99,3 +99,15 @@ def test_registration_shows_only_the_chosen_methods_settings(qtbot, fake_plugins
     assert sweep.shown("sc2_k1") and sweep.shown("vbreg_kappa")  # every method is compared by default
     sweep.editors["methods"].set_value(["kabsch", "ransac"])
     assert sweep.shown("ransac_iterations") and not sweep.shown("sc2_k1")
+
+
+def test_the_form_fits_the_parameters_dock_of_a_1280_pixel_window(window, qtbot):
+    from PySide6.QtCore import QSize
+
+    window.resize(QSize(1280, 800))
+    for task in ("registration.register", "ood.posthoc", "fake.every-field"):
+        window.browser.select_task(task)
+        qtbot.wait(50)
+        form = window.form
+        assert not form.scroll.horizontalScrollBar().isVisible(), task
+        assert form.fields_box.width() <= form.scroll.viewport().width(), task

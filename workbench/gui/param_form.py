@@ -171,6 +171,13 @@ class PathList(QWidget):
         self.changed.emit()
 
 
+def _form_layout(parent: QWidget) -> QFormLayout:
+    """Labels beside short fields; in a narrow dock a wide field moves under its label instead of widening it."""
+    layout = QFormLayout(parent)
+    layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return layout
+
+
 def _place(plan: FieldPlan) -> tuple[bool, bool]:
     """Form order: ungrouped fields (the key choices), then the groups, "Advanced" last; the model's order kept."""
     return bool(plan.group), plan.group.lower().startswith("advanced")
@@ -230,8 +237,6 @@ class FieldEditor(QWidget):
                 pick.setToolTip("choose a folder" if plan.kind == "path-dir" else "choose a file")
                 pick.clicked.connect(self._pick)
                 row.addWidget(pick)
-        if plan.range_text:
-            row.addWidget(QLabel(plan.range_text.replace("value", "x")))
         self.reset = QToolButton()
         self.reset.setText("↺")
         self.reset.setObjectName(f"reset-{plan.name}")
@@ -239,13 +244,15 @@ class FieldEditor(QWidget):
         self.reset.clicked.connect(self.restore_default)
         self.reset.setVisible(not plan.required)
         row.addWidget(self.reset)
-        self.description = QLabel(plan.help)
+        allowed = f"allowed: {plan.range_text}" if plan.range_text else ""
+        self.description = QLabel(" ".join(filter(None, [plan.help, f"({allowed})" if allowed and plan.help
+                                                         else allowed])))
         self.description.setWordWrap(True)
         self.description.setStyleSheet(HELP_STYLE)
         font = self.description.font()
         font.setPointSizeF(max(font.pointSizeF() - 1, 6))
         self.description.setFont(font)
-        self.description.setVisible(bool(plan.help))
+        self.description.setVisible(bool(self.description.text()))
         layout.addWidget(self.description)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
@@ -336,7 +343,7 @@ class ParamForm(QWidget):
         self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         self.fields_box = QWidget()
-        self.fields = QFormLayout(self.fields_box)
+        self.fields = _form_layout(self.fields_box)
         scroll.setWidget(self.fields_box)
         outer.addWidget(scroll, 1)
 
@@ -403,7 +410,7 @@ class ParamForm(QWidget):
         """A box for a group of fields; "Advanced" starts collapsed (its title's check box shows it)."""
         box = QGroupBox(title)
         box.setObjectName(f"group-{title}")
-        QFormLayout(box)
+        _form_layout(box)
         if title.lower().startswith("advanced"):
             box.setCheckable(True)
             box.setChecked(False)
