@@ -67,9 +67,13 @@ class _WheelNeedsFocus:
 
 
 class FormComboBox(_WheelNeedsFocus, QComboBox):
+    """A drop-down that may shrink below its longest choice (a narrow dock never scrolls sideways)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._init_wheel()
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(8)
 
 
 class FormSpinBox(_WheelNeedsFocus, QSpinBox):
@@ -169,13 +173,6 @@ class PathList(QWidget):
         for item in self.list.selectedItems():
             self.list.takeItem(self.list.row(item))
         self.changed.emit()
-
-
-def _form_layout(parent: QWidget) -> QFormLayout:
-    """Labels beside short fields; in a narrow dock a wide field moves under its label instead of widening it."""
-    layout = QFormLayout(parent)
-    layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-    return layout
 
 
 def _place(plan: FieldPlan) -> tuple[bool, bool]:
@@ -343,7 +340,7 @@ class ParamForm(QWidget):
         self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         self.fields_box = QWidget()
-        self.fields = _form_layout(self.fields_box)
+        self.fields = QFormLayout(self.fields_box)
         scroll.setWidget(self.fields_box)
         outer.addWidget(scroll, 1)
 
@@ -399,6 +396,7 @@ class ParamForm(QWidget):
             editor.changed.connect(self.revalidate)
             self.editors[plan.name] = editor
             label = QLabel(plan.label + (" *" if plan.required else ""))
+            label.setWordWrap(True)  # "correspondences path" takes two short lines, not the field's width
             label.setToolTip(plan.help)
             layout.addRow(label, editor)
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
@@ -410,7 +408,7 @@ class ParamForm(QWidget):
         """A box for a group of fields; "Advanced" starts collapsed (its title's check box shows it)."""
         box = QGroupBox(title)
         box.setObjectName(f"group-{title}")
-        _form_layout(box)
+        QFormLayout(box)
         if title.lower().startswith("advanced"):
             box.setCheckable(True)
             box.setChecked(False)
