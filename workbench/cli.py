@@ -127,8 +127,10 @@ def cmd_plugins(args) -> int:
 
 def cmd_info(args) -> int:
     from workbench.core.devices import describe
+    from workbench.gui.qt_platform import xcb_check
 
     info = describe()
+    info["qt_xcb"] = xcb_check()
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -146,6 +148,7 @@ def cmd_info(args) -> int:
         if ort_info.get("cuda_usable"):
             backends.append("onnx-cuda")
     print(f"usable backends: {', '.join(backends)}, cpu")
+    print(f"desktop GUI (Qt xcb platform): {info['qt_xcb']['note']}")
     return 0
 
 
