@@ -81,7 +81,8 @@ uninstall() {
     rm -rf "$LIB/plugins"; rmdir "$LIB" 2>/dev/null || true
   fi
   refresh_menus
-  say "removed Alignment Workbench from $PREFIX; your runs and models in \${WORKBENCH_HOME:-~/.local/share/workbench} are kept"
+  say "removed Alignment Workbench from $PREFIX; kept your runs and models in \
+\${WORKBENCH_HOME:-~/.local/share/workbench}"
 }
 
 install() {
