@@ -176,7 +176,16 @@ def package_versions() -> dict[str, str]:
 
 def describe() -> dict[str, object]:
     """Everything ``workbench info`` prints: platform, versions, torch and ONNX Runtime devices."""
+    from workbench import __version__
+    from workbench.core.build_info import build_info
+    from workbench.core.plugin_folders import app_plugins_folder, plugin_folders
+
+    app_folder = app_plugins_folder()
     info: dict[str, object] = {
+        "workbench": __version__,
+        "build": build_info(),
+        "plugin_folders": [str(p) for p in plugin_folders()]
+        + ([f"{app_folder} (absent)"] if app_folder is not None and not app_folder.is_dir() else []),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": package_versions(),
