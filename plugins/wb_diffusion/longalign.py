@@ -7,10 +7,11 @@ order except end-of-text and padding rows (so each segment's start row stays), a
 the full context. Because the CLIP text model is causal, a segment's start and word rows do not depend on what
 follows them; a one-sentence prompt's kept rows are those of the plain encoding.
 
-Split rules: ``reference`` reproduces the official ``re.split(r'"!|\\.|\\?|;"', caption)`` — an alternation that
-splits on ``.`` and ``?`` only (plus the literals ``"!`` and ``;"``), so ``3.5`` and ``Dr.`` are split too —
-drops empty pieces and appends ``.`` to each; ``sentences`` splits after ``.``, ``!``, ``?`` or ``;`` followed by
-white space, keeps decimals and common abbreviations whole, and appends ``.`` only where a piece has no end mark.
+Split rules: ``reference`` reproduces ``tools.caption2embed`` of luping-liu/LongAlign @61a1021:
+``re.split(r'"!|\\.|\\?|;"', caption)`` — an alternation that splits on ``.`` and ``?`` only (plus the literals
+``"!`` and ``;"``), so ``3.5`` and ``Dr.`` are split too — drops empty pieces and appends ``.`` to each;
+``sentences`` splits after ``.``, ``!``, ``?`` or ``;`` followed by white space, keeps decimals and common
+abbreviations whole, and appends ``.`` only where a piece has no end mark.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ PAD_ROWS = 60
 
 
 def split_segments(caption: str, rule: SplitRule = "reference") -> list[str]:
-    """The caption's segments under ``rule``; a caption with no split point is one segment (with a '.')."""
+    """The caption's segments under ``rule``; a caption with no split point is one segment (with a '.'), one made
+    only of split points is kept as it is (the reference's fallback)."""
     if rule == "reference":
         pieces = [p + "." for p in REFERENCE_PATTERN.split(caption) if p]
-        return pieces or [caption + "."]
+        return pieces or [caption]
     if rule != "sentences":
         raise UserError(f"split={rule!r}: use 'reference' or 'sentences'")
     pieces: list[str] = []
@@ -44,7 +46,7 @@ def split_segments(caption: str, rule: SplitRule = "reference") -> list[str]:
         elif piece:
             pieces.append(piece)
     pieces = [p if p[-1] in ".!?;" else p + "." for p in pieces if p.strip(" .!?;")]
-    return pieces or [caption.strip() + "."]
+    return pieces or [caption.strip()]
 
 
 @dataclass
@@ -121,7 +123,7 @@ def segment_encode(tokenizer, text_encoder, caption: str, *, split: SplitRule = 
 def segment_prompt_embeds(pipe, prompts: list[str], negative: str = "", **options) -> tuple[torch.Tensor, torch.Tensor]:
     """``(prompt_embeds, negative_prompt_embeds)`` (B, token_length, D) for a single-encoder (SD 1.x/2.x)
     pipeline, to pass as ``pipe(prompt_embeds=..., negative_prompt_embeds=...)``. The negative prompt is encoded
-    the same way; an empty one as either split rule leaves ``""``: the one segment ``"."``."""
+    the same way; an empty one is its start row followed by the pad embedding."""
     if getattr(pipe, "text_encoder_2", None) is not None:
         raise UserError("segment encoding works on single-text-encoder pipelines (SD 1.x/2.x); this one has two")
     if not prompts:
