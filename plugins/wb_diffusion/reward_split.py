@@ -4,8 +4,11 @@ Text embeddings share a common direction ``V`` (the normalised mean text embeddi
 large, nearly constant projection ``eta(p) = <f_T, V>``. Writing ``f_T = eta V + (f_T - eta V)`` splits the score
 ``<f_I, f_T>`` into ``eta <f_I, V>`` — which rewards an image whatever the prompt says and drives reward hacking —
 and ``<f_I, f_T - eta V>``. The reweighted score keeps the first with weight ``omega``:
-``S_omega = <f_I, f_T - (1 - omega) eta V>``; ``omega = 1`` is the plain score. As in the reference, ``V`` is the
-batch's mean text direction unless one is given, and the temperature is dropped.
+``S_omega = <f_I, f_T - (1 - omega) eta V>``; ``omega = 1`` is the plain score. As in luping-liu/LongAlign @61a1021
+(``loss.dense_score`` / ``pick_score``), ``V`` is the normalised mean of the batch's text embeddings unless one is
+given, the text embeddings are used as the reward model gives them (unit vectors for a plain CLIP score; the
+unnormalised mean of unit segment embeddings for Denscore), only the image embedding is normalised here, and the
+temperature is dropped.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ class ScoreSplit:
 
 
 def shared_direction(text: torch.Tensor) -> torch.Tensor:
-    """``V``: the normalised mean of the unit text embeddings."""
-    return F.normalize(F.normalize(text, dim=-1).mean(dim=0), dim=-1)
+    """``V``: the normalised mean of the text embeddings."""
+    return F.normalize(text.mean(dim=0), dim=-1)
 
 
 def split_score(image: torch.Tensor, text: torch.Tensor, omega: float = 0.3,
                 direction: torch.Tensor | None = None) -> ScoreSplit:
-    """The decomposition for matching rows of ``image`` and ``text`` embeddings (normalised here)."""
-    f_i, f_t = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+    """The decomposition for matching rows of ``image`` (normalised here) and ``text`` embeddings."""
+    f_i, f_t = F.normalize(image, dim=-1), text
     v = shared_direction(text) if direction is None else F.normalize(direction, dim=-1)
     eta = f_t @ v
     irrelevant = eta * (f_i @ v)

@@ -1,4 +1,5 @@
-"""The omega decomposition of a CLIP-style score (method notes 7.4), on fixed random embeddings."""
+"""The omega decomposition of a CLIP-style score (method notes 7.4) on fixed random embeddings, and the reference's
+reweighted score (luping-liu/LongAlign @61a1021, loss.dense_score with do_ortho) written out independently."""
 
 import torch
 import torch.nn.functional as F
@@ -9,9 +10,26 @@ from wb_diffusion.reward_split import segment_text_embedding, shared_direction, 
 def _embeddings(n=8, d=16):
     g = torch.Generator().manual_seed(0)
     common = torch.randn(d, generator=g)
-    text = 3 * common + torch.randn(n, d, generator=g)
+    text = F.normalize(3 * common + torch.randn(n, d, generator=g), dim=-1)
     image = torch.randn(n, d, generator=g) + common
     return image, text
+
+
+def reference_score(image, text, weight):
+    """dense_score's do_ortho branch: V from the mean text embedding, the text's V component scaled by weight."""
+    image = image / image.norm(dim=-1, keepdim=True)
+    v = text.mean(dim=0)
+    v = (v / v.norm())[None]
+    text_ = text - (1 - weight) * torch.sum(text * v, dim=-1, keepdim=True) * v
+    return torch.diagonal(text_ @ image.T)
+
+
+def test_the_reweighted_score_is_the_reference_one_for_unit_and_segment_mean_texts():
+    image, unit = _embeddings()
+    segment_means = (unit + F.normalize(torch.randn(8, 16, generator=torch.Generator().manual_seed(3)), dim=-1)) / 2
+    for text in (unit, segment_means):
+        for omega in (0.0, 0.3, 1.0):
+            torch.testing.assert_close(split_score(image, text, omega).score, reference_score(image, text, omega))
 
 
 def test_omega_one_is_the_raw_cosine():
@@ -23,8 +41,7 @@ def test_omega_one_is_the_raw_cosine():
 def test_omega_zero_scores_against_a_text_vector_orthogonal_to_the_shared_direction():
     image, text = _embeddings()
     split = split_score(image, text, omega=0.0)
-    f_t = F.normalize(text, dim=-1)
-    residual = f_t - split.eta[:, None] * split.direction
+    residual = text - split.eta[:, None] * split.direction
     torch.testing.assert_close(residual @ split.direction, torch.zeros(len(text)), atol=1e-6, rtol=0)
     torch.testing.assert_close(split.score, (F.normalize(image, dim=-1) * residual).sum(-1))
 
