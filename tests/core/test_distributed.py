@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from workbench.api import load_clip
 from workbench.core.distributed import Distributed
 from workbench.core.training import CHECKPOINT
 
@@ -60,3 +61,42 @@ def test_two_gloo_processes_train_vbreg_as_one_process_does(tmp_path):
         assert one.keys() == two.keys()
         for key in one:
             torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+CLIP = ["clip.train", "--set", "steps=4", "--set", "stop_after=3", "--set", "batch_size=12", "--set", "warmup_steps=1",
+        "--set", "checkpoint_every=3", "--set", "threads=1"]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_the_tiny_clip_as_one_process_does(tmp_path):
+    """The contrastive loss runs on features gathered from both ranks (uneven shares: counterfactuals and foils
+    fall where they fall), so the gradient is the one-process gradient."""
+    single = _run(CLIP, tmp_path / "single", [sys.executable])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(_free_port())]
+    rank0 = next(p for p in _run(CLIP, tmp_path / "ddp", torchrun) if p.name.endswith("-rank0"))
+    one = torch.load(single[0] / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+    two = torch.load(rank0 / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=2e-5, msg=key)
+
+
+CLIM = ["clim.tune", "--set", "steps=3", "--set", "stop_after=2", "--set", "batch_size=10", "--set", "eval_scenes=4",
+        "--set", "warmup_steps=0", "--set", "checkpoint_every=2"]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_tune_clim_as_one_process_does(tmp_path):
+    """Each rank embeds its share of the mosaics and single images; the region-caption loss runs on both ranks'
+    gathered features."""
+    single = _run(CLIM, tmp_path / "single", [sys.executable])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(_free_port())]
+    rank0 = next(p for p in _run(CLIM, tmp_path / "ddp", torchrun) if p.name.endswith("-rank0"))
+    one = torch.load(single[0] / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+    two = torch.load(rank0 / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+    base = load_clip("tiny-clip").model.state_dict()
+    assert any((one[k] - base[k]).abs().max() > 1e-4 for k in one if "resblocks.2" in k)
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=2e-5, msg=key)

@@ -79,3 +79,31 @@ def test_without_keep_going_the_runs_after_a_failure_are_skipped(ray_runtime, te
     recipe.write_text("steps:\n  - {name: raises, task: test.fail}\n  - {name: later, task: test.echo}\n")
     record = Batch.from_file(recipe, tmp_path / "b", executor="ray:1").run()
     assert [s.state for s in record.steps] == ["failed", "skipped"]
+
+
+POSTHOC = """
+name: posthoc-sweep
+steps:
+  - name: checkpoints
+    task: ood.posthoc
+    params: {detectors: [msp, energy], top_k_images: 0}
+    sweep:
+      grid: {model: [ce-digits, mixoe-digits, ascood-digits], backend: [torch, onnx]}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_local_pool_and_ray_give_the_same_posthoc_sweep(ray_runtime, tmp_path):
+    """3 checkpoints x 2 backends of ood.posthoc on the three executors: the same metrics, one table per sweep."""
+    recipe = tmp_path / "posthoc.yaml"
+    recipe.write_text(POSTHOC)
+    tables = {}
+    for executor in ("local", "pool:2", "ray"):
+        batch = Batch.from_file(recipe, tmp_path / executor.replace(":", "-"), executor=executor)
+        assert batch.run().state == "completed", executor
+        tables[executor] = [[r.as_dicts() for r in RunStore.results(s.run_dir) if r.kind == "metrics"]
+                            for s in batch.record.steps]
+        assert batch.write_report().read_text().count("Sweep: checkpoints") >= 1
+    assert len(tables["local"]) == 6
+    assert tables["local"] == tables["pool:2"] == tables["ray"]

@@ -56,13 +56,33 @@ class Distributed:
         return DistributedDataParallel(module, device_ids=[int(device.split(":")[1])] if ":" in device else None)
 
     def gather(self, tensor: Any) -> Any:
-        """Every rank's tensor concatenated along dim 0 in rank order, differentiable (for contrastive losses)."""
+        """Every rank's tensor concatenated along dim 0 in rank order, differentiable (for batch-wide losses such
+        as contrastive ones); the ranks' row counts may differ."""
         if not self.active:
             return tensor
         import torch
+        import torch.distributed as dist
         from torch.distributed.nn.functional import all_gather
 
-        return torch.cat(all_gather(tensor.contiguous()), dim=0)
+        rows = torch.tensor([tensor.shape[0]], device=tensor.device)
+        counts = [torch.zeros_like(rows) for _ in range(self.world)]
+        dist.all_gather(counts, rows)
+        top = int(max(c.item() for c in counts))
+        padded = torch.nn.functional.pad(tensor, (0, 0) * (tensor.dim() - 1) + (0, top - tensor.shape[0]))
+        return torch.cat([part[: int(c.item())] for part, c in zip(all_gather(padded.contiguous()), counts)])
+
+    def average_gradients(self, module: Any) -> None:
+        """Average the parameters' gradients over the ranks, for models not wrapped in DDP (their forward is not
+        one call, e.g. CLIP's two towers): with a loss every rank computes identically from gathered features, the
+        average is the single-process gradient."""
+        if not self.active:
+            return
+        import torch.distributed as dist
+
+        for p in module.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= self.world
 
     def leave(self) -> None:
         """Destroy the group if this process created it."""
