@@ -315,7 +315,8 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
             ctx.save_checkpoint(done, state, opt, signature=signature,
                                 extra={"history": _history_tensor(history, names)})
             last_good = done
-        yield from curves(method, history)
+        if done % max(1, params.steps // 100) == 0 or done == end:  # live, about a hundred redraws per run
+            yield from curves(method, history)
         if params.sample_every and done % params.sample_every == 0 and done != params.steps and dist.main:
             pipe.unet.eval()
             yield grid(prompts, base_images, sample_images(pipe, prompts, params, resolution, autocast), done, params)
