@@ -152,3 +152,31 @@ def test_two_gloo_processes_tune_the_lora_a_single_process_tunes(tmp_path):
     assert loras[0].keys() == loras[1].keys()
     for key in loras[0]:
         torch.testing.assert_close(loras[1][key], loras[0][key], rtol=1e-4, atol=1e-6, msg=key)
+
+
+def test_chosen_and_rejected_share_noise_and_timestep_and_epochs_cover_every_pair():
+    from wb_diffusion.params_pref import MapoParams
+    from wb_diffusion.preference import PreferencePair
+    from wb_diffusion.tiny import tiny_sd_pipeline
+    from wb_diffusion.train_pref import PreferenceStep, batch_indices
+
+    rng = torch.Generator().manual_seed(0)
+    pairs = [PreferencePair(f"caption {i}", *(torch.randint(0, 255, (2, 32, 32, 3), generator=rng, dtype=torch.uint8)
+                                              .numpy())) for i in range(3)]
+    step = PreferenceStep(tiny_sd_pipeline(seed=0), "mapo", MapoParams(model="tiny-random"), 32)
+    seen = {}
+    add_noise = step.scheduler.add_noise
+
+    def spy(latents, noise, timesteps):
+        seen.update(latents=latents, noise=noise, timesteps=timesteps)
+        return add_noise(latents, noise, timesteps)
+
+    step.scheduler.add_noise = spy
+    out = step(pairs, torch.Generator().manual_seed(1))
+    assert torch.isfinite(out.loss) and set(out.terms) >= {"sft", "margin", "win_score", "lose_score"}
+    noise_w, noise_l = seen["noise"].chunk(2)
+    t_w, t_l = seen["timesteps"].chunk(2)
+    assert torch.equal(noise_w, noise_l) and torch.equal(t_w, t_l) and not torch.equal(noise_w[0], noise_w[1])
+    assert not torch.equal(*seen["latents"].chunk(2))
+    order = [i for s in range(5) for i in batch_indices(10, 2, s, 0, 1, seed=4)]
+    assert sorted(order) == list(range(10)) and order != list(range(10))
