@@ -87,22 +87,26 @@ def read_parquet_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = 
     """Pairs of a Pick-a-Pic-style parquet file (see the module docstring)."""
     import pyarrow.parquet as pq
 
+    columns = ["caption", "jpg_0", "jpg_1", "label_0"]
     try:
-        table = pq.read_table(path, columns=None)
+        file = pq.ParquetFile(path)
     except Exception as exc:
         raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
-    missing = [c for c in ("caption", "jpg_0", "jpg_1", "label_0") if c not in table.column_names]
+    names = file.schema_arrow.names
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(table.column_names)})")
-    rows = table.select(["caption", "jpg_0", "jpg_1", "label_0"]).to_pylist()
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(names)})")
     pairs = []
-    for i, row in enumerate(rows):
-        where = f"{path} row {i}"
-        label = _label(row["label_0"], where)
-        if label == 0.5 and not keep_ties:
-            continue
-        pairs.append(_pair(row["caption"], _decode(row["jpg_0"], where, "jpg_0"), _decode(row["jpg_1"], where, "jpg_1"),
-                           label, where, sizes))
+    i = -1
+    for chunk in file.iter_batches(batch_size=256, columns=columns):  # decoded a chunk at a time
+        for row in chunk.to_pylist():
+            i += 1
+            where = f"{path} row {i}"
+            label = _label(row["label_0"], where)
+            if label == 0.5 and not keep_ties:
+                continue
+            pairs.append(_pair(row["caption"], _decode(row["jpg_0"], where, "jpg_0"),
+                               _decode(row["jpg_1"], where, "jpg_1"), label, where, sizes))
     return pairs
 
 
