@@ -85,7 +85,11 @@ def _pair(caption, image_0: np.ndarray, image_1: np.ndarray, label: float, where
 
 def read_parquet_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = "error") -> list[PreferencePair]:
     """Pairs of a Pick-a-Pic-style parquet file (see the module docstring)."""
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError(f"{path}: reading parquet needs pyarrow (pip install pyarrow), or convert the pairs to a "
+                        "folder + pairs.jsonl") from None
 
     columns = ["caption", "jpg_0", "jpg_1", "label_0"]
     try:
