@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
 
 LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
+TUNING_GROUPS = {
+    "Data": ["pairs", "n_pairs", "data_seed", "keep_ties", "sizes"],
+    "Training": ["steps", "batch_size", "grad_accum", "lr", "resolution", "hflip", "lora", "lora_rank", "lora_alpha"],
+    "Sample grids": ["sample_every", "sample_prompts", "sample_seed", "sample_steps", "guidance"],
+    "Advanced": ["weight_decay", "max_grad_norm", "mixed_precision", "lora_targets", "checkpoint_every",
+                 "export_merged", "stop_after", "resume"],
+}
 
 
 class PairsFields(BaseModel):
@@ -26,6 +33,8 @@ class PairsFields(BaseModel):
 
 class PreferenceTuneParams(VersionedParams, PairsFields):
     """What MaPO and Diffusion-DPO share: the model, the loop, checkpoints and sample grids."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": TUNING_GROUPS})
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random', "
                                                      "'tiny-random-sdxl' or a diffusers pipeline folder")
@@ -75,6 +84,10 @@ class DpoParams(PreferenceTuneParams):
 
 class MakePairsParams(VersionedParams):
     """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"show_when": {
+        **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
+        **{name: {"source": ["samples"]} for name in ("model", "reward", "steps", "guidance")}}})
 
     source: Literal["foils", "samples"] = Field("foils", description="foils: chosen = the scene, rejected = a "
                                                                      "drawn foil; samples: two model samples per "
