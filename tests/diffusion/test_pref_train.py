@@ -180,3 +180,15 @@ def test_chosen_and_rejected_share_noise_and_timestep_and_epochs_cover_every_pai
     assert not torch.equal(*seen["latents"].chunk(2))
     order = [i for s in range(5) for i in batch_indices(10, 2, s, 0, 1, seed=4)]
     assert sorted(order) == list(range(10)) and order != list(range(10))
+
+
+def test_sdxl_trains_through_the_same_loop_and_its_lora_loads_into_sdxl(workbench_home):
+    from wb_diffusion.lora import load_lora
+    from wb_diffusion.tiny import tiny_sdxl_pipeline
+
+    run_dir, record = _run("diffusion.dpo", model="tiny-random-sdxl", steps=1, hflip=False)
+    assert record.state == RunState.COMPLETED, record.error
+    assert _curve(run_dir, "implicit-accuracy", "implicit_acc")[0] == 0.5
+    pipe = tiny_sdxl_pipeline(seed=0)
+    load_lora(pipe, run_dir / "artifacts" / "lora")
+    assert any("lora" in name for name, _ in pipe.unet.named_parameters())
