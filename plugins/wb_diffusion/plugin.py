@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wb_diffusion.params_align import AlignITParams, LongAlignEncodeParams
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -37,3 +38,21 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH, execution="worker", outputs=("curves", "image-grid", "metrics"),
         requires=("shapes-clip",)))
     # --- end of preference tuning ---
+    # --- LongAlign and AlignIT (part 2) ---
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-encode", title="LongAlign segment encoding of a long prompt",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_longalign:run", params=LongAlignEncodeParams,
+        description="Splits a prompt past the CLIP context into sentences, encodes each, merges the rows (start "
+                    "tokens kept, end/pad dropped, padded with the mean empty-prompt pad embedding) as LongAlign "
+                    "does; the segment table, what each merged row carries, and plain (truncated) vs segment "
+                    "encoding images on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs")))
+    registry.add_task(TaskSpec(
+        id="diffusion.alignit", title="AlignIT: customised concepts without drifting the rest of the prompt",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_alignit:run", params=AlignITParams,
+        description="Generates with the concept tokens' cross-attention keys and values from the customised "
+                    "model (textual inversion, DreamBooth folder or LoRA) on a short concept prompt and every "
+                    "other token's from the base model; base | customised | AlignIT on the same seeds, "
+                    "cross-attention maps per token and the per-token K/V drift.",
+        backends=TORCH, execution="worker", outputs=("image-grid", "heatmap-grid", "token-scores")))
+    # --- end of LongAlign and AlignIT ---

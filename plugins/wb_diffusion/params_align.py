@@ -1,0 +1,55 @@
+"""Parameter models of the LongAlign encoding and AlignIT tasks (cheap to import: used when plugins are listed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from workbench.api import VersionedParams
+
+
+class SamplingFields(BaseModel):
+    """The sampling every comparison shares: same seeds on both sides."""
+
+    model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
+                                                     "pipeline folder (SD 1.x/2.x)")
+    seeds: list[int] = Field([0, 1], min_length=1, max_length=64, description="one image per seed, same seeds for "
+                                                                               "every variant")
+    steps: int = Field(20, ge=1, le=1000, description="denoising steps")
+    guidance: float = Field(5.0, ge=0, description="classifier-free guidance scale")
+    size: int = Field(0, ge=0, le=4096, description="image side in pixels (0: the model's own)")
+
+
+class LongAlignEncodeParams(VersionedParams, SamplingFields):
+    """A long prompt encoded segment by segment, next to the plain (truncated) encoding."""
+
+    prompt: str = Field("a red circle in the top left. a blue square in the bottom right. a green triangle in the "
+                        "middle.", description="the (long) prompt")
+    negative_prompt: str = Field("", description="encoded the same way")
+    split: Literal["reference", "sentences"] = Field(
+        "reference", description="reference: LongAlign's own split (on '.' and '?', so '3.5' and 'Dr.' split too); "
+                                 "sentences: after . ! ? ; followed by a space, decimals and abbreviations kept")
+    token_length: int = Field(240, ge=1, le=4096, description="merged sequence length (LongAlign's runs: 240)")
+    sample: bool = Field(True, description="also sample with the plain and the segment encoding on the same seeds")
+
+
+class AlignITParams(VersionedParams, SamplingFields):
+    """A customised concept generated with and without AlignIT on the same seeds."""
+
+    customisation: Literal["textual-inversion", "dreambooth", "lora"] = Field(
+        "textual-inversion", description="textual-inversion: an embedding file for the concept token on top of "
+                                         "`model`; dreambooth: a fine-tuned diffusers pipeline folder; lora: a "
+                                         "diffusers LoRA file on top of `model`")
+    custom: str = Field(..., description="the embedding file, pipeline folder or LoRA file")
+    concept: str = Field("<concept>", description="the concept token as the prompt writes it")
+    prompt: str = Field("a <concept> next to a blue square", description="must contain the concept")
+    template: str = Field("a photo of {}", description="the concept prompt; {} is the concept")
+    stand_in: str = Field("", description="the word the base branch reads in the concept's place (as many "
+                                          "tokens); empty: the concept itself (DreamBooth's rare word)")
+    layers: list[str] = Field([], description="cross-attention layers that splice, by name part (e.g. "
+                                              "'up_blocks'); empty: all")
+    splice_keys: bool = Field(True, description="take the concept's keys from the customised model")
+    splice_values: bool = Field(True, description="take the concept's values from the customised model")
+    splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
+    attention_maps: bool = Field(True, description="record the cross-attention maps per token")
