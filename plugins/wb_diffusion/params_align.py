@@ -53,3 +53,26 @@ class AlignITParams(VersionedParams, SamplingFields):
     splice_values: bool = Field(True, description="take the concept's values from the customised model")
     splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
     attention_maps: bool = Field(True, description="record the cross-attention maps per token")
+
+
+class TextualInversionParams(VersionedParams):
+    """Learn one new token's embedding from a few images of a concept (the base model stays frozen)."""
+
+    model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
+                                                     "pipeline folder (SD 1.x/2.x)")
+    images: str = Field("shapes:red star", description="'shapes:<colour> <shape>' (one-object shapes scenes of "
+                                                       "that object) or a folder of images")
+    n_images: int = Field(16, ge=1, le=10_000, description="with images=shapes:...: how many scenes")
+    token: str = Field("<concept>", description="the new token; must not be in the tokenizer yet")
+    init_word: str = Field("star", description="its embedding starts as this word's (mean over its tokens)")
+    templates: list[str] = Field(["a photo of {}", "a {}", "a picture of a {}", "a drawing of a {}"], min_length=1,
+                                 description="captions of the training images; {} is the token")
+    steps: int = Field(300, ge=1, le=1_000_000)
+    batch_size: int = Field(4, ge=1, le=256)
+    lr: float = Field(5e-3, gt=0, description="AdamW learning rate of the embedding (no weight decay)")
+    checkpoint_every: int = Field(50, ge=1)
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")
+    sample_seeds: list[int] = Field([0, 1, 2, 3], max_length=16, description="seeds of the before/after grid")
+    sample_steps: int = Field(20, ge=1, le=1000)

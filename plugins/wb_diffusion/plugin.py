@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wb_diffusion.params_align import AlignITParams, LongAlignEncodeParams
+from wb_diffusion.params_align import AlignITParams, LongAlignEncodeParams, TextualInversionParams
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -55,4 +55,11 @@ def workbench_register_tasks(registry) -> None:
                     "other token's from the base model; base | customised | AlignIT on the same seeds, "
                     "cross-attention maps per token and the per-token K/V drift.",
         backends=TORCH, execution="worker", outputs=("image-grid", "heatmap-grid", "token-scores")))
+    registry.add_task(TaskSpec(
+        id="diffusion.textual-inversion", title="Textual inversion: a new token for a concept",
+        family=Family.DIFFUSION, entry="wb_diffusion.train_concept:run", params=TextualInversionParams,
+        description="Learns one new token's embedding from a few images (a shapes-world object or a folder), the "
+                    "model frozen; resumable; saves a {token: vector} file that diffusion.alignit and "
+                    "pipe.load_textual_inversion read; before/after samples on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
     # --- end of LongAlign and AlignIT ---
