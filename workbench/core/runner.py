@@ -25,11 +25,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import assets, devices
 from workbench.core.context import Cancelled, Progress, RunContext
-from workbench.core.params import ParamsUpgradeWarning, jsonable_params, params_revision, validate_params
+from workbench.core.errors import ParamError
+from workbench.core.params import (
+    ParamsUpgradeWarning,
+    format_validation_error,
+    jsonable_params,
+    params_revision,
+    validate_params,
+)
 from workbench.core.plugins import PluginHost, get_host
 from workbench.core.results import Result
 from workbench.core.runstore import Heartbeat, RunRecord, RunState, RunStore, now
@@ -58,6 +65,14 @@ class RunRequest(BaseModel):
     recipe_step: str = ""
     sweep_group: str = ""
     sweep_values: dict[str, Any] = {}
+
+    @classmethod
+    def checked(cls, **fields: Any) -> RunRequest:
+        """A request from user input (command line, run.json): a bad field is a :class:`ParamError` naming it."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise ParamError(format_validation_error(exc)) from None
 
 
 @dataclass
@@ -292,10 +307,17 @@ class Runner:
         return Job(run_dir=run_dir, record=record, spec=spec)
 
     def execute(self, job: Job, on_event: EventSink | None = None) -> RunRecord:
+        """Run a prepared job. A Ctrl-C that lands before the task's own handling began (while the run is still
+        queued or just started) also leaves the run ``cancelled``, then propagates."""
         emit = on_event or (lambda event: None)
-        if job.record.execution == "worker":
-            return execute_worker(job, emit)
-        return execute_inproc(job, emit)
+        try:
+            if job.record.execution == "worker":
+                return execute_worker(job, emit)
+            return execute_inproc(job, emit)
+        except KeyboardInterrupt:
+            if not RunStore.load(job.run_dir).state.finished:
+                _mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", time.monotonic(), emit)
+            raise
 
     def run(self, request: RunRequest, on_event: EventSink | None = None) -> tuple[Job, RunRecord]:
         job = self.prepare(request)

@@ -1,37 +1,66 @@
 """Worker subprocess entry: ``python -m workbench.core.worker RUN_DIR``.
 
 Events go to the parent as JSON lines on the original stdout; anything the task prints goes to stderr
-(kept in ``worker-stderr.txt``) so it cannot corrupt the event stream.
+(kept in ``worker-stderr.txt``) so it cannot corrupt the event stream. The worker records its own final state:
+SIGTERM ends the run ``cancelled``, and when the parent dies (the event pipe breaks) the task is cancelled at
+its next step and the record says why, so the run folder is right whoever reads it, from whichever host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
+
+ORPHANED = "stopped: the process that started this worker went away (its event pipe closed)"
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(run_dir: str) -> int:
     events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    signal.signal(signal.SIGTERM, _terminate)
 
     from workbench.core.plugins import get_host
     from workbench.core.runner import Job, RunEvent, execute_inproc
-    from workbench.core.runstore import RunStore
-
-    def emit(event: RunEvent) -> None:
-        payload = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "result"}
-        events.write(json.dumps(payload) + "\n")
+    from workbench.core.runstore import RunState, RunStore
 
     path = Path(run_dir)
     record = RunStore.load(path)
     spec = get_host().registry.runnable(f"{record.plugin}/{record.task}" if record.plugin else record.task)
-    final = execute_inproc(Job(run_dir=path, record=record, spec=spec), emit)
-    events.flush()
-    return 0 if final.state.value == "completed" else 1
+    job = Job(run_dir=path, record=record, spec=spec)
+    orphaned = threading.Event()
+
+    def emit(event: RunEvent) -> None:
+        if orphaned.is_set():
+            return
+        payload = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "result"}
+        try:
+            events.write(json.dumps(payload) + "\n")
+        except BrokenPipeError:
+            orphaned.set()
+            job.cancel()
+
+    try:
+        final = execute_inproc(job, emit)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGTERM
+    finally:
+        with contextlib.suppress(OSError):
+            events.close()
+    if orphaned.is_set() and final.state == RunState.CANCELLED:
+        final.error = ORPHANED
+        RunStore.save(path, final)
+    return 0 if final.state == RunState.COMPLETED else 1
 
 
 if __name__ == "__main__":
