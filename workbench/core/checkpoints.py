@@ -25,7 +25,9 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path))
+            return _finite(load_file(str(path)), path)
+        except CheckpointError:
+            raise
         except Exception as exc:
             raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
     try:
@@ -44,7 +46,18 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
             break
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a state dict (names to tensors), got {type(obj).__name__}")
-    return obj
+    return _finite(obj, path)
+
+
+def _finite(state: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Refuse weights holding NaN: a model loaded from them answers NaN everywhere, far from the cause."""
+    import torch
+
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and bool(torch.isnan(value).any()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN values; the checkpoint is damaged "
+                                  "(a diverged training run saved it?)")
+    return state
 
 
 def load_into(model, path: Path | str, *, strict: bool = True) -> None:
