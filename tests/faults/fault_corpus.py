@@ -307,6 +307,12 @@ def _read_image_folder(path: Path):
     return read_image_folder(path)
 
 
+def _read_image_folder_skipping(path: Path):
+    from workbench.core.images import read_image_folder
+
+    return read_image_folder(path, on_error="skip")
+
+
 def _read_image_tree(path: Path):
     from workbench.core.images import read_image_tree
 
@@ -506,6 +512,9 @@ READERS: list[Reader] = [
     Reader("image folder", "train", _image_folder, _read_image_folder, folder=True, target="circle/0.png",
            text=False, specific={"wrong-shape": _loose_files, "empty-class": _empty_class,
                                  "all-unreadable": _all_unreadable}),
+    Reader("image folder (on_bad_image=skip)", "train", _image_folder, _read_image_folder_skipping, folder=True,
+           target="circle/0.png", text=False, keeps_going=True,
+           specific={"all-unreadable": _all_unreadable}),
     Reader("image tree (ood_dir)", "ood", _image_tree, _read_image_tree, folder=True, target="sub/1.png",
            text=False),
     Reader("captions .csv", "pairs.csv", _csv, _read_pairs, keeps_going=True,
@@ -670,7 +679,7 @@ def run_case(case: Case, workdir: Path) -> Outcome:
     except Exception as exc:  # a raw library error is exactly what the corpus looks for
         message, handled = f"unhandled {type(exc).__name__}: {exc}", False
     else:
-        problems = list(getattr(value, "problems", []) or [])
+        problems = list(getattr(value, "problems", None) or getattr(value, "skipped", None) or [])
         message = "; ".join(problems) or f"accepted silently ({type(value).__name__})"
         handled = reader.keeps_going and bool(problems) and all(str(named) in p or str(path) in p
                                                                 for p in problems)

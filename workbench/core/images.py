@@ -87,6 +87,8 @@ def read_image_folder(
                 continue
             out.paths.append(path)
             out.labels.append(label)
+    if not out.images:
+        raise ImageReadError(f"{root}: no readable image ({len(out.skipped)} skipped)")
     return out
 
 

@@ -1,8 +1,8 @@
 """One runner for the CLI and the GUI: a task runs in this process or in a worker subprocess.
 
 In-process, cancellation is cooperative (raised into the task at its next yield). In a worker, events
-stream back as JSON lines and cancel ends the process at once; a worker that dies leaves the run
-``failed``, never hanging.
+stream back as JSON lines and cancel stops the process (SIGTERM, SIGKILL after a short grace); a worker that
+dies leaves the run ``failed``, never hanging.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def _drive(gen, job: Job, emit: EventSink, keep: Callable[[Result], None], run_i
 
 
 def execute_worker(job: Job, emit: EventSink) -> RunRecord:
-    """Run ``job`` in a subprocess; cancel kills it; a death without a final state marks the run failed."""
+    """Run ``job`` in a subprocess; cancel stops it; a death without a final state marks the run failed."""
     run_dir, record = job.run_dir, job.record
     t0 = time.monotonic()
     env = dict(os.environ, PYTHONUNBUFFERED="1", **job.env)
@@ -236,7 +236,7 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
     try:
         while True:
             if job.cancel_event.is_set() and proc.poll() is None:
-                proc.kill()
+                _stop_worker(proc)
                 cancelled = True
             try:
                 line = lines.get(timeout=0.05)
@@ -246,8 +246,7 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
                 break
             _relay(line, run_dir, record.id, emit)
     except KeyboardInterrupt:
-        proc.kill()
-        proc.wait()
+        _stop_worker(proc)
         _mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user", t0, emit)
         raise
     code = proc.wait()
@@ -259,6 +258,17 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         return _mark_dead(run_dir, RunState.FAILED, f"worker process died ({how})", t0, emit, stderr_tail)
     return final
+
+
+def _stop_worker(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
+    """SIGTERM first, so the worker finishes the file it is writing and records its own state; SIGKILL if it
+    has not ended within ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _relay(line: bytes, run_dir: Path, run_id: str, emit: EventSink) -> None:
