@@ -53,10 +53,11 @@ def main(run_dir: str) -> int:
     try:
         final = execute_inproc(job, emit)
     except KeyboardInterrupt:
-        return 128 + signal.SIGTERM
-    finally:
         with contextlib.suppress(OSError):
             events.close()
+        os._exit(128 + signal.SIGTERM)  # the record is saved; a stopped worker skips the interpreter's slow teardown
+    with contextlib.suppress(OSError):
+        events.close()
     if orphaned.is_set() and final.state == RunState.CANCELLED:
         final.error = ORPHANED
         RunStore.save(path, final)
