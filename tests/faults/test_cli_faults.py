@@ -58,15 +58,18 @@ CASES = {
 def test_bad_input_fails_the_job_naming_the_file_and_touches_nothing(env, tmp_path, case):
     args, code, named = CASES[case]
     inputs = _inputs(tmp_path)
-    before = _snapshot(inputs)
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier-results.txt").write_text("kept")
+    before = _snapshot(tmp_path)
     result = wb(*[a.format(inputs=inputs, out=out) for a in args], env=env)
     assert result.returncode == code, result.stderr[-2000:]
     assert named in result.stderr and "Traceback" not in result.stderr
-    assert _snapshot(inputs) == before
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before, "an existing file was changed"
     if code == 1:
         (run_dir,) = (Path(env["WORKBENCH_HOME"]) / "runs").iterdir()
         record = json.loads((run_dir / "run.json").read_text())
         assert record["state"] == "failed" and named in record["error"]
     else:
-        assert not out.exists() or not any(out.rglob("run.json"))
+        assert not any(out.rglob("run.json"))
