@@ -172,3 +172,21 @@ def test_a_signal_to_a_training_run_keeps_its_checkpoint_and_resume_finishes_it(
                              env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_store_sound(store, signalled_cleanly=False)
+
+
+def test_a_ctrl_c_before_the_task_handles_it_still_leaves_the_run_cancelled(tmp_path):
+    """The race behind a once-flaky test: SIGINT landing after the run went ``running`` but before the task's
+    own handling began (here: in the first state event) must not leave the run ``running``."""
+    from workbench.core.runner import Runner, RunRequest
+
+    runner = Runner(store=RunStore(tmp_path))
+    job = runner.prepare(RunRequest(task="shapes.scenes", execution="inproc"))
+
+    def interrupt(event) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.execute(job, interrupt)
+    record = RunStore.load(job.run_dir)
+    assert record.state == RunState.CANCELLED and json.loads((job.run_dir / "run.json").read_text())["state"] == \
+        "cancelled"
