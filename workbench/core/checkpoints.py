@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,9 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: refused. This checkpoint needs arbitrary Python objects to load, which could run code "
-            f"on this machine (weights_only=True rejected it: {str(exc).splitlines()[0]}). "
-            "Re-save it as a plain state dict or as safetensors from a trusted environment."
+            f"{path}: refused. Safe loading (weights_only=True) rejected it ({_unpickler_reason(exc)}): the file is "
+            "damaged, not a torch checkpoint, or needs arbitrary Python objects to load, which could run code on "
+            "this machine. Re-save it as a plain state dict or as safetensors from a trusted environment."
         ) from None
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
@@ -47,6 +48,14 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a state dict (names to tensors), got {type(obj).__name__}")
     return _finite(obj, path)
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """What torch's weights-only unpickler met (an operand, a global), without its boilerplate."""
+    found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(exc))
+    if found:
+        return found.group(1).split(". ")[0].strip()
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _finite(state: dict[str, Any], path: Path) -> dict[str, Any]:
