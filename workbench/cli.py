@@ -450,6 +450,8 @@ def _interrupted_exit() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _dispatch(args)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _dispatch(args)
