@@ -219,6 +219,17 @@ def _run_folder(folder: Path) -> None:
     RunStore.save(folder, RunRecord(id="r1", task="test.echo", state=RunState.COMPLETED, results=["table"]))
 
 
+def _batch_folder(folder: Path) -> None:
+    from workbench.core.atomic import atomic_write_text
+    from workbench.core.batch import BatchRecord, StepRecord
+
+    _run_folder(folder / "runs" / "r1")
+    record = BatchRecord(name="b", recipe="r.yaml", folder=str(folder), state="completed",
+                         steps=[StepRecord(index=1, name="s", task="test.echo", state="completed",
+                                           run_dir=str(folder / "runs" / "r1"))])
+    atomic_write_text(folder / "batch.json", record.model_dump_json(indent=1))
+
+
 def _result(path: Path) -> None:
     from workbench.core.results import Heatmap
 
@@ -263,6 +274,12 @@ def _read_run(folder: Path):
     from workbench.core.runstore import RunStore
 
     return RunStore.results(folder)
+
+
+def _read_batch(folder: Path):
+    from workbench.render.report import expand_folders
+
+    return expand_folders([folder])
 
 
 def _read_result(path: Path):
@@ -585,6 +602,9 @@ READERS: list[Reader] = [
     Reader("run folder (results)", "run", _run_folder, _read_run, folder=True, target="results/table.json",
            specific={"wrong-shape": _json_edit(_set("fields", {"rows": 3})),
                      "newer-schema": _json_edit(_set("schema_version", 99))}),
+    Reader("batch folder (batch.json)", "batch", _batch_folder, _read_batch, folder=True, target="batch.json",
+           specific={"wrong-shape": _json_edit(_set("steps", 3)), "huge": _deep_json},
+           skip=frozenset({"missing", "directory"})),  # no such folder: the report reads it as a run folder
     Reader("result with arrays (.json + .npz)", "heat.json", _result, _read_result,
            specific={"npz-missing": lambda p: p.with_suffix(".npz").unlink(),
                      "npz-corrupt": lambda p: p.with_suffix(".npz").write_bytes(b"PK\x03\x04broken"),

@@ -158,6 +158,7 @@ class RunStoreMachine(RuleBasedStateMachine):
         self.root = Path(tempfile.mkdtemp(prefix="wb-store-"))
         self.store = RunStore(self.root)
         self.expected: dict[Path, str] = {}
+        self.remote: set[Path] = set()
         self.dead_pid = _dead_pid()
 
     def teardown(self) -> None:
@@ -204,10 +205,11 @@ class RunStoreMachine(RuleBasedStateMachine):
         self._save(run, state=RunState.CANCELLED)
         self.expected[run] = "cancelled"
 
-    @precondition(lambda self: self._in("running"))
+    @precondition(lambda self: set(self._in("running")) - self.remote)
     @rule(data=st.data())
     def process_dies(self, data) -> None:
-        run = self._pick(data, "running")
+        """On this host a dead pid is seen at once; another host's run stays ``running`` until its lease lapses."""
+        run = data.draw(st.sampled_from(sorted(set(self._in("running")) - self.remote)))
         self._save(run, pid=self.dead_pid)
         self.expected[run] = "interrupted"
 
@@ -216,6 +218,7 @@ class RunStoreMachine(RuleBasedStateMachine):
     def seen_from_another_host(self, data, lapsed: bool) -> None:
         run = self._pick(data, "running")
         self._save(run, host="another-host", pid=self.dead_pid)
+        self.remote.add(run)
         stamp = time.time() - (LEASE_S + 5 if lapsed else 0)
         os.utime(run / HEARTBEAT, (stamp, stamp))
         self.expected[run] = "interrupted" if lapsed else "running"
