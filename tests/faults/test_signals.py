@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.core.batch import BatchRecord, read_batch_record
 from workbench.core.results import Result
 from workbench.core.runstore import RunState, RunStore
 from workbench.core.worker import ORPHANED
@@ -134,6 +135,7 @@ def test_a_signal_to_a_batch_keeps_what_finished_and_the_batch_resumes(env, tmp_
     _settled(folder)
     assert_store_sound(folder / "runs", signalled_cleanly=sig != signal.SIGKILL)
     doc = json.loads((folder / "batch.json").read_text())
+    assert read_batch_record(folder).state == "interrupted"
     if sig != signal.SIGKILL:
         assert doc["state"] == "interrupted" and (folder / "report" / "index.html").is_file()
         assert not (folder / "batch.lock").exists()
@@ -190,3 +192,15 @@ def test_a_ctrl_c_before_the_task_handles_it_still_leaves_the_run_cancelled(tmp_
     record = RunStore.load(job.run_dir)
     assert record.state == RunState.CANCELLED and json.loads((job.run_dir / "run.json").read_text())["state"] == \
         "cancelled"
+
+
+def test_a_batch_left_running_by_a_dead_process_reads_interrupted(tmp_path):
+    from workbench.core.atomic import atomic_write_text
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    record = BatchRecord(name="b", recipe="r.yaml", folder=str(tmp_path), pid=child.pid)
+    atomic_write_text(tmp_path / "batch.json", record.model_dump_json())
+    assert record.state == "running" and read_batch_record(tmp_path).state == "interrupted"
+    atomic_write_text(tmp_path / "batch.json", record.model_copy(update={"pid": os.getpid()}).model_dump_json())
+    assert read_batch_record(tmp_path).state == "running"
