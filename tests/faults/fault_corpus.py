@@ -25,7 +25,6 @@ from workbench.core.errors import UserError
 GENERIC = ("missing", "empty", "truncated", "garbage", "wrong-type", "directory", "unicode-name")
 UNICODE_STEM = "ünïcödé-данные-数据-😀"
 HUGE_BYTES = 64 * 2**20
-PNG_BYTES_SEED = 7
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,8 @@ class Reader:
 
 @dataclass(frozen=True)
 class Case:
+    """One reader meeting one fault; ``slow`` cases (64 MiB files) run with ``-m slow``."""
+
     reader: Reader
     fault: str
     slow: bool = False
@@ -63,6 +64,8 @@ class Case:
 
 @dataclass
 class Outcome:
+    """Whether the fault was handled (see the module docstring), the folder left as it was, and what was said."""
+
     handled: bool
     intact: bool
     message: str
@@ -622,6 +625,7 @@ READERS: list[Reader] = [
 
 
 def cases(include_slow: bool = True) -> list[Case]:
+    """Every reader's generic faults (less those in its ``skip``), its own faults, and its 64 MiB garbage file."""
     out = []
     for reader in READERS:
         for fault in (*GENERIC, *reader.specific):
@@ -635,6 +639,7 @@ def cases(include_slow: bool = True) -> list[Case]:
 # --- running a case ----------------------------------------------------------------------------------------
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for folders): equal snapshots mean nothing changed."""
     return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
@@ -648,7 +653,10 @@ def _damage(case: Case, path: Path, target: Path) -> Path:
     data = target.read_bytes() if target.is_file() else b""
     if fault == "missing":
         victim = path if reader.folder else target
-        shutil.rmtree(victim) if victim.is_dir() else victim.unlink()
+        if victim.is_dir():
+            shutil.rmtree(victim)
+        else:
+            victim.unlink()
         return victim
     if fault == "directory":
         if reader.folder:
@@ -681,7 +689,7 @@ def _damage(case: Case, path: Path, target: Path) -> Path:
 
 
 def run_case(case: Case, workdir: Path) -> Outcome:
-    """Build the good input in ``workdir``, damage it, read it; never raises."""
+    """Build the good input in ``workdir``, damage it and read it; whatever the reader raises is recorded."""
     reader = case.reader
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / (f"{UNICODE_STEM}-{reader.filename}" if reader.folder and case.fault == "unicode-name"
