@@ -527,8 +527,10 @@ def _cloud_reader(suffix: str, good: Callable[[Path], None], specific: dict | No
 READERS: list[Reader] = [
     Reader("image .png", "picture.png", _png, _read_image, text=False,
            specific={"huge": _huge_png, "nan-inf": _nan_tiff}),
-    Reader("image .jpg", "picture.jpg", lambda p: _png(p), _read_image, text=False,
-           specific={"huge": _huge_png}),
+    Reader("image .jpg", "picture.jpg", _png, _read_image, text=False, specific={"huge": _huge_png}),
+    Reader("image .tif", "picture.tif", _png, _read_image, text=False, specific={"nan-inf": _nan_tiff}),
+    Reader("image .bmp", "picture.bmp", _png, _read_image, text=False),
+    Reader("image .webp", "picture.webp", _png, _read_image, text=False),
     Reader("image folder", "train", _image_folder, _read_image_folder, folder=True, target="circle/0.png",
            text=False, specific={"wrong-shape": _loose_files, "empty-class": _empty_class,
                                  "all-unreadable": _all_unreadable}),
