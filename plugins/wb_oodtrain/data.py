@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wb_oodtrain.params import DataParams
-from workbench.api import ImageReadError, load_sample, read_image_folder, read_image_tree
+from workbench.api import ImageReadError, UserError, load_sample, read_image_folder, read_image_tree
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # per-dataset RGB statistics as OpenOOD (and ASCOOD, built on it) normalise CIFAR: preprocessors/transform.py
@@ -23,7 +23,7 @@ RGB_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
              "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))}
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A dataset that cannot be used as given; the message names the parameter and the file or folder."""
 
 
