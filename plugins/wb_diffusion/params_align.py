@@ -76,3 +76,32 @@ class TextualInversionParams(VersionedParams):
     resume: str = Field("", description="a training checkpoint or its run folder")
     sample_seeds: list[int] = Field([0, 1, 2, 3], max_length=16, description="seeds of the before/after grid")
     sample_steps: int = Field(20, ge=1, le=1000)
+
+
+class RewardTuneParams(VersionedParams):
+    """LongAlign's reward fine-tuning: a CLIP-style reward with its text-irrelevant part down-weighted by omega."""
+
+    model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
+                                                     "pipeline folder (SD 1.x/2.x)")
+    reward_model: str = Field("tiny-clip", description="the CLIP giving the reward (zoo id or open_clip name)")
+    omega: float = Field(0.3, ge=0, le=1, description="weight of the text-irrelevant part (1: the plain reward)")
+    prompts: str = Field("shapes-long", description="'shapes-long' (long shapes-world captions, fresh each step) "
+                                                   "or a text file with one prompt per line")
+    segment_encoding: bool = Field(True, description="condition the UNet on LongAlign's segment encoding")
+    segment_reward: bool = Field(True, description="the text embedding is the mean of the segments' unit "
+                                                   "embeddings (Denscore); off: the whole (truncated) prompt")
+    token_length: int = Field(240, ge=1, le=4096, description="segment encoding length")
+    steps: int = Field(100, ge=1, le=1_000_000, description="optimizer steps")
+    batch_size: int = Field(2, ge=1, le=256, description="prompts per step")
+    sample_steps: int = Field(10, ge=2, le=1000, description="DDIM steps of each training sample")
+    grad_steps: int = Field(2, ge=1, le=1000, description="denoising steps that carry gradient (evenly spaced, "
+                                                          "random offset); the UNet input is detached")
+    guidance: float = Field(5.0, ge=0, description="classifier-free guidance while sampling")
+    lr: float = Field(3e-5, gt=0)
+    lora_rank: int = Field(4, ge=1, le=256)
+    max_grad_norm: float = Field(0.3, ge=0, description="gradient clipping (0: none)")
+    checkpoint_every: int = Field(25, ge=1)
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")
+    eval_seeds: list[int] = Field([0, 1], max_length=16, description="seeds of the base | tuned grid")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from wb_diffusion.params_align import AlignITParams, LongAlignEncodeParams, TextualInversionParams
+from wb_diffusion.params_align import (
+    AlignITParams,
+    LongAlignEncodeParams,
+    RewardTuneParams,
+    TextualInversionParams,
+)
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -61,5 +66,12 @@ def workbench_register_tasks(registry) -> None:
         description="Learns one new token's embedding from a few images (a shapes-world object or a folder), the "
                     "model frozen; resumable; saves a {token: vector} file that diffusion.alignit and "
                     "pipe.load_textual_inversion read; before/after samples on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-reward", title="LongAlign reward tuning with the omega-reweighted CLIP score",
+        family=Family.DIFFUSION, entry="wb_diffusion.reward_tune:run", params=RewardTuneParams,
+        description="LoRA fine-tuning that maximises a CLIP reward whose text-irrelevant part is down-weighted by "
+                    "omega (0.3; 1 is the plain reward), gradients through a few DDIM steps with checkpointing, "
+                    "segment-encoded long prompts; reward and its parts logged; base | tuned on the same seeds.",
         backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
     # --- end of LongAlign and AlignIT ---
