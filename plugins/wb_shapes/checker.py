@@ -204,9 +204,6 @@ def load_card(card: ModelCard, weights: Path | str | None = None) -> ShapesCheck
 
 
 def make_card(metrics: dict[str, float], params: dict) -> ModelCard:
-    novel = (f"; a share {params['novel_fraction']} of each batch from the novel split (scenes from index "
-             f"{NOVEL_TRAIN_START:,} on) so that the held-out combinations can be judged"
-             if params["novel_fraction"] else "")
     return ModelCard(
         id=ZOO_ID, plugin="shapes-clip", title="Shapes checker: count, colours, shapes, combinations",
         weights="model.safetensors",
@@ -214,7 +211,10 @@ def make_card(metrics: dict[str, float], params: dict) -> ModelCard:
                      f"{STRIDE}x{STRIDE} pixels; per cell objectness, {N_COLOURS} colour and {N_SHAPES} shape "
                      f"logits (a centre-point detector); input RGB {params['image_size']}x{params['image_size']}",
         recipe=RECIPE,
-        data=f"shapes world seed {params['data_seed']}: train split scenes 0..{params['steps'] * params['batch_size']}"
-             f" at {params['image_size']} px, fresh every step, shift/zoom/blur/colour/noise augmentation{novel}; "
-             "metrics on the disjoint test split (and novel split scenes never trained on)",
+        data=f"shapes world seed {params['data_seed']}: {params['steps']} steps of {params['batch_size']} fresh "
+             f"{params['image_size']} px scenes: train split (1-4 objects from index 0; a share "
+             f"{params['single_fraction']} one-object scenes from index {SINGLE_TRAIN_START:,}) and a share "
+             f"{params['novel_fraction']} of the novel split (from index {NOVEL_TRAIN_START:,}, so that held-out "
+             "combinations can be judged); shift/zoom/blur/colour/noise augmentation. Metrics on test-split "
+             "scenes (and novel-split scenes from index 0, never trained on)",
         metrics={k: round(float(v), 4) for k, v in metrics.items()}, loader="wb_shapes.checker:load_card")

@@ -20,7 +20,7 @@ def test_world_is_deterministic_labelled_and_grouped():
     c = load_shapes_ood(seed=2, n_train=60, n_test=30, n_ood=20)
     assert np.array_equal(a.x_train, b.x_train) and not np.array_equal(a.x_train, c.x_train)
     assert a.x_train.shape == (60, 3, 32, 32) and a.x_train.dtype == np.float32
-    assert 0 <= a.x_train.min() and a.x_train.max() <= 1
+    assert a.x_train.min() >= 0 and a.x_train.max() <= 1
     assert a.classes == CLASSES and len(CLASSES) == len(ID_COLOURS) * len(ID_SHAPES) == 12
     assert set(np.unique(a.y_train)) <= set(range(12)) and len(np.unique(a.y_train)) >= 10
     assert a.groups == {"new-shapes": "near", "new-colours": "near", "textures": "far", "photo-patches": "far"}
