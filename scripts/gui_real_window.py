@@ -92,6 +92,23 @@ class Driver:
         self.xdotool("mousemove", "--sync", str(where.x()), str(where.y()), "click", "1")
         self.spin(0.3)
 
+    def click_tab(self, bar, index: int) -> None:
+        """Click tab ``index``, first clicking the bar's scroll arrows until the tab is in view."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QToolButton
+
+        for _ in range(60):
+            arrows = {b.arrowType(): b for b in bar.findChildren(QToolButton) if b.isVisible()}
+            right_edge = min((b.x() for b in arrows.values()), default=bar.width())
+            centre = bar.tabRect(index).center()
+            if 0 <= centre.x() < right_edge:
+                break
+            arrow = arrows.get(Qt.ArrowType.LeftArrow if centre.x() < 0 else Qt.ArrowType.RightArrow)
+            if arrow is None:
+                break
+            self.click(arrow)
+        self.click(bar, bar.tabRect(index).center())
+
     def key(self, *keys: str) -> None:
         self.xdotool("key", "--clearmodifiers", *keys)
         self.spin(0.3)
@@ -134,7 +151,7 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
     tab = window.run_tabs[entry.record.id]
     bar = tab.tabBar()
     for index in range(tab.count()):
-        driver.click(bar, bar.tabRect(index).center())
+        driver.click_tab(bar, index)
         view = tab.widget(index)
         if tab.currentWidget() is not view:
             raise RuntimeError(f"clicking sub-tab {index} of {task} did not bring it to the front")
@@ -147,7 +164,7 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
         if step is not None and step.isEnabled() and index == 0:
             driver.click(step)
             driver.shot(f"{family}-4-next-scene")
-            driver.click(bar, bar.tabRect(index).center())
+            driver.click_tab(bar, index)
 
 
 def main() -> int:
