@@ -4,8 +4,8 @@ Starts Xvfb (1280x800, 24 bit) with the openbox window manager, opens the workbe
 platform (not offscreen), and uses ``xdotool`` for every click and key: picks one task per family in the task
 browser, presses Run, opens each result sub-tab, steps through a run's scenes, closes tabs with Ctrl+W and quits
 with Ctrl+Q. Widget positions come from Qt (this process is the window's), the input from X. Each step's screen
-is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/`` (the main window and one view
-per result kind).
+is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/`` (the screen at the start, at the
+end, and with the first view of each result kind in front).
 
 Needs: ``apt-get install -y xvfb openbox xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1``.
 Usage: python scripts/gui_real_window.py OUT_DIR [--readme] [--families ood,tta,...]
@@ -158,8 +158,8 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
         kind = view.result.kind
         driver.shot(f"{family}-3-{index:02d}-{kind}")
         if kind not in kinds:
-            kinds[kind] = driver.shot(f"view-{kind}", view)
-            kinds[kind + ":window"] = driver.shot(f"window-{kind}")
+            driver.shot(f"view-{kind}", view)
+            kinds[kind] = driver.shot(f"window-{kind}")
         step = getattr(view, "step_next", None)
         if step is not None and step.isEnabled() and index == 0:
             driver.click(step)
@@ -217,15 +217,13 @@ def main() -> int:
         driver.spin(2.0, lambda: not window.isVisible())
         if window.isVisible():
             raise RuntimeError("Ctrl+Q did not close the window")
-        print(f"{len(driver.shots)} screenshots in {args.out}; result kinds seen: "
-              f"{', '.join(sorted(k for k in kinds if ':' not in k))}")
+        print(f"{len(driver.shots)} screenshots in {args.out}; result kinds seen: {', '.join(sorted(kinds))}")
         if args.readme:
             README_SHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(start, README_SHOTS / "main-window-empty.png")
             shutil.copy(main_shot, README_SHOTS / "main-window.png")
-            for kind, path in kinds.items():
-                if ":" not in kind:
-                    shutil.copy(path, README_SHOTS / f"view-{kind}.png")
+            for kind, path in kinds.items():  # the whole screen with that kind's view in front
+                shutil.copy(path, README_SHOTS / f"view-{kind}.png")
             print(f"README pictures refreshed in {README_SHOTS}")
         return 0
     finally:
