@@ -105,3 +105,21 @@ class RewardTuneParams(VersionedParams):
                                                  "'steps'); continue later with resume")
     resume: str = Field("", description="a training checkpoint or its run folder")
     eval_seeds: list[int] = Field([0, 1], max_length=16, description="seeds of the base | tuned grid")
+
+
+class LongAlignEvaluateParams(VersionedParams):
+    """Late-described objects of long prompts, judged by the independent shapes checker: plain vs segments."""
+
+    model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
+                                                     "pipeline folder (SD 1.x/2.x)")
+    lora: str = Field("", description="a diffusers LoRA (file or folder) to apply, e.g. from "
+                                      "diffusion.longalign-reward")
+    n_prompts: int = Field(24, ge=1, le=10_000, description="held-out test scenes with 3-4 objects; their long "
+                                                            "captions are the prompts")
+    seeds: list[int] = Field([0, 1], min_length=1, max_length=16, description="images per prompt")
+    steps: int = Field(20, ge=1, le=1000)
+    guidance: float = Field(5.0, ge=0)
+    split: Literal["reference", "sentences"] = Field("reference", description="segment split rule")
+    token_length: int = Field(240, ge=1, le=4096)
+    omega: float = Field(0.3, ge=0, le=1, description="for the reward split reported beside the checker")
+    data_seed: int = Field(0, ge=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wb_diffusion.params_align import (
     AlignITParams,
     LongAlignEncodeParams,
+    LongAlignEvaluateParams,
     RewardTuneParams,
     TextualInversionParams,
 )
@@ -74,4 +75,12 @@ def workbench_register_tasks(registry) -> None:
                     "omega (0.3; 1 is the plain reward), gradients through a few DDIM steps with checkpointing, "
                     "segment-encoded long prompts; reward and its parts logged; base | tuned on the same seeds.",
         backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-evaluate", title="Late-described objects of long prompts: plain vs segments",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_longalign_eval:run", params=LongAlignEvaluateParams,
+        description="Long captions of held-out shapes scenes (past the 77-token context) sampled with the plain "
+                    "and the segment encoding on the same seeds; the independent shapes checker says which "
+                    "objects appear, split into those described before and after the cut; the CLIP reward and "
+                    "its omega split beside. An optional LoRA (e.g. from diffusion.longalign-reward).",
+        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs"), requires=("shapes-clip",)))
     # --- end of LongAlign and AlignIT ---

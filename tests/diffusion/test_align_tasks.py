@@ -70,3 +70,21 @@ def test_alignit_task_compares_base_customised_and_alignit(workbench_home, embed
 def test_alignit_task_names_bad_input(workbench_home, embedding, params, message):
     _, record = _run("diffusion.alignit", **{"custom": str(embedding), "stand_in": "x", **params})
     assert record.state == RunState.FAILED and message in record.error
+
+
+def test_longalign_evaluate_judges_late_objects_with_the_checker(workbench_home):
+    results, record = _run("diffusion.longalign-evaluate", n_prompts=2, seeds=[0])
+    assert record.state == RunState.COMPLETED, record.error
+    table = results["late-objects"]
+    assert [row[0] for row in table.rows] == ["plain", "segments"]
+    assert all(row[2] > 0 for row in table.rows) and all(0 <= row[1] <= 1 for row in table.rows)
+    assert len(results["plain-vs-segments"].left) == 2
+
+
+def test_late_objects_are_those_mentioned_past_the_context():
+    from wb_diffusion.task_longalign_eval import late_objects
+    from wb_diffusion.tiny import char_tokenizer
+
+    tok = char_tokenizer()
+    caption = "a red circle. " + "x " * 80 + "a blue square."
+    assert late_objects(tok, caption, [("red", "circle"), ("blue", "square")]).tolist() == [False, True]
