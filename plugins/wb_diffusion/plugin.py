@@ -52,7 +52,7 @@ def workbench_register_tasks(registry) -> None:
                     "tokens kept, end/pad dropped, padded with the mean empty-prompt pad embedding) as LongAlign "
                     "does; the segment table, what each merged row carries, and plain (truncated) vs segment "
                     "encoding images on the same seeds.",
-        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs")))
+        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs"), requires=("shapes-clip",)))
     registry.add_task(TaskSpec(
         id="diffusion.alignit", title="AlignIT: customised concepts without drifting the rest of the prompt",
         family=Family.DIFFUSION, entry="wb_diffusion.task_alignit:run", params=AlignITParams,
@@ -60,7 +60,8 @@ def workbench_register_tasks(registry) -> None:
                     "model (textual inversion, DreamBooth folder or LoRA) on a short concept prompt and every "
                     "other token's from the base model; base | customised | AlignIT on the same seeds, "
                     "cross-attention maps per token and the per-token K/V drift.",
-        backends=TORCH, execution="worker", outputs=("image-grid", "heatmap-grid", "token-scores")))
+        backends=TORCH, execution="worker", outputs=("image-grid", "heatmap-grid", "token-scores"),
+        requires=("shapes-clip",)))
     registry.add_task(TaskSpec(
         id="diffusion.textual-inversion", title="Textual inversion: a new token for a concept",
         family=Family.DIFFUSION, entry="wb_diffusion.train_concept:run", params=TextualInversionParams,
