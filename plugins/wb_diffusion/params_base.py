@@ -1,0 +1,49 @@
+"""Parameter models of the text-to-image base tasks (cheap to import: used when plugins are listed)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from workbench.api import VersionedParams
+
+
+class ShapesFields(BaseModel):
+    """Which captioned shapes scenes a trainer draws: step ``k`` takes train scenes ``k*B .. k*B+B-1``."""
+
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    image_size: int = Field(32, ge=16, le=256, description="scene size in pixels (the VAE halves it)")
+    max_objects: int = Field(2, ge=1, le=4, description="objects per scene, 1 to this many")
+
+
+class TrainingFields(BaseModel):
+    """The resumable loop (the run context's checkpoint lifecycle)."""
+
+    steps: int = Field(2000, ge=1, le=10_000_000, description="optimizer steps")
+    batch_size: int = Field(32, ge=1, le=4096, description="scenes per step")
+    lr: float = Field(5e-4, gt=0, le=1.0, description="AdamW learning rate (linear warmup, then constant)")
+    warmup_steps: int = Field(100, ge=0)
+    checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints (and loss curves)")
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")
+    threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
+    publish: bool = Field(False, description="put the trained model into the user's zoo ($WORKBENCH_ZOO)")
+
+
+class TrainVaeParams(VersionedParams, ShapesFields, TrainingFields):
+    """An AutoencoderKL (32/64 channels, 4 latent channels, scale factor 2) on shapes scenes."""
+
+    kl_weight: float = Field(1e-6, ge=0, le=1.0, description="weight of the KL term beside the pixel MSE")
+
+
+class TrainUnetParams(VersionedParams, ShapesFields, TrainingFields):
+    """A text-conditioned UNet2DConditionModel on the VAE's latents, conditioned on the tiny CLIP's text states."""
+
+    vae: str = Field("tiny-shapes-vae", description="the frozen VAE: a zoo id or an AutoencoderKL folder")
+    clip: str = Field("tiny-clip", description="zoo id of the CLIP whose text tower conditions the UNet")
+    channels: list[int] = Field(default_factory=lambda: [48, 96], description="UNet block widths (the second "
+                                                                               "level has cross-attention)")
+    caption_dropout: float = Field(0.1, ge=0, le=1, description="share of empty captions (for classifier-free "
+                                                                "guidance)")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="decay of the weight average that is saved")
+    model_id: str = Field("tiny-shapes-sd", description="zoo id when published")
