@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from workbench.api import VersionedParams
@@ -47,3 +49,47 @@ class TrainUnetParams(VersionedParams, ShapesFields, TrainingFields):
                                                                 "guidance)")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="decay of the weight average that is saved")
     model_id: str = Field("tiny-shapes-sd", description="zoo id when published")
+    preview_steps: int = Field(25, ge=1, le=1000, description="DDIM steps of the final sample grid")
+
+
+class SourceFields(BaseModel):
+    """Which text-to-image model: any source :func:`wb_diffusion.pipelines.load_pipeline` reads, plus a LoRA."""
+
+    model: str = Field("tiny-shapes-sd", description="zoo id, diffusers pipeline folder, .safetensors checkpoint "
+                                                     "(with config), tiny-random, or a hub name when online")
+    config: str = Field("", description="for a single-file checkpoint: the diffusers folder (or zoo id) whose "
+                                        "configs and other components it uses")
+    lora: str = Field("", description="a diffusers LoRA file or folder loaded on top (pipe.load_lora_weights)")
+
+
+class SamplerFields(BaseModel):
+    """How images are drawn."""
+
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], description="one image per prompt and seed")
+    steps: int = Field(25, ge=1, le=1000, description="denoising steps")
+    guidance_scale: float = Field(5.0, ge=0, le=50, description="classifier-free guidance (1: none)")
+    scheduler: Literal["ddim", "ddpm", "euler", "dpm++", "unipc"] = Field("ddim", description="sampler, built "
+                                                                                              "from the model's "
+                                                                                              "noise schedule")
+    height: int = Field(0, ge=0, le=4096, description="pixels; 0: the model's own size")
+    width: int = Field(0, ge=0, le=4096, description="pixels; 0: the model's own size")
+
+
+class SampleParams(VersionedParams, SourceFields, SamplerFields):
+    """Text-to-image sampling: a grid, PNGs with prompt and seed in their metadata, ``samples.jsonl``."""
+
+    prompts: list[str] = Field(default_factory=list, description="prompts (with or instead of prompts_file)")
+    prompts_file: str = Field("", description="a text file with one prompt per line")
+
+
+class EvaluateParams(VersionedParams, SourceFields, SamplerFields):
+    """Prompt following on held-out shapes prompts: the tiny CLIP's image/text cosine (and the independent checker
+    when installed), for one model or base vs tuned on the same seeds."""
+
+    tuned_model: str = Field("", description="a second source compared on the same prompts and seeds (empty: "
+                                             "'model' again, with tuned_lora)")
+    tuned_lora: str = Field("", description="a LoRA for the second source (base vs base+LoRA)")
+    n_prompts: int = Field(16, ge=1, le=10_000, description="held-out prompts: captions of shapes test scenes")
+    max_objects: int = Field(1, ge=1, le=4, description="objects in the scenes the prompts describe")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    clip: str = Field("tiny-clip", description="zoo id of the CLIP whose cosine is the reward")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wb_diffusion.params_base import TrainUnetParams, TrainVaeParams
+from wb_diffusion.params_base import EvaluateParams, SampleParams, TrainUnetParams, TrainVaeParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
@@ -38,5 +38,33 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH,
         execution="worker",
         outputs=("curves", "image-grid"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.sample",
+        title="Text-to-image sampling",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_sample:run",
+        params=SampleParams,
+        description="Images for prompts x seeds from a zoo model, a diffusers folder, a single checkpoint file "
+                    "or a hub name, with an optional LoRA; scheduler, steps, guidance and size chosen; saved as "
+                    "PNGs carrying prompt and seed plus samples.jsonl. On onnx backends the UNet runs on ONNX "
+                    "Runtime (cached, parity-checked export).",
+        backends=TORCH + ("onnx-cuda", "onnx-cpu"),
+        execution="worker",
+        outputs=("image-grid",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.evaluate",
+        title="Prompt following of a text-to-image model on held-out shapes prompts",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_evaluate:run",
+        params=EvaluateParams,
+        description="Held-out shapes captions x seeds: the tiny CLIP reward (image/text cosine) and the "
+                    "independent checker's prompt-following rate; base vs tuned (another model or a LoRA) on the "
+                    "same seeds as a table and base | tuned pairs.",
+        backends=TORCH,
+        execution="worker",
+        outputs=("metrics", "image-pairs", "image-grid"),
         requires=("shapes-clip",),
     ))

@@ -18,6 +18,7 @@ import torch
 
 from wb_diffusion.params_base import TrainUnetParams
 from wb_diffusion.pipelines import load_vae
+from wb_diffusion.sampling import Sample, generate
 from wb_diffusion.shapes_batches import scene_batch
 from wb_diffusion.text_tower import clip_tokenizer, convert_text_tower
 from wb_diffusion.tiny import tiny_scheduler, tiny_unet
@@ -75,13 +76,11 @@ def assemble(unet, vae, text_encoder, tokenizer, bpe_folder: Path, folder: Path)
 
 
 def preview(pipe, params: TrainUnetParams) -> ImageGrid:
-    """Held-out test captions, one seed each, 25 DDIM steps at guidance 5."""
+    """Held-out test captions, one seed each, DDIM at guidance 5."""
     _, captions = scene_batch(0, PREVIEW_SEEDS, params.data_seed, params.image_size, params.max_objects, "test")
-    images = [pipe(caption, num_inference_steps=25, guidance_scale=5.0, height=params.image_size,
-                   width=params.image_size, generator=torch.Generator().manual_seed(seed), output_type="np").images[0]
-              for seed, caption in enumerate(captions)]
+    images = generate(pipe, [Sample(c, seed, params.preview_steps, 5.0, "ddim") for seed, c in enumerate(captions)])
     return ImageGrid(name="samples", title="Samples for held-out shapes captions (seed = position)",
-                     images=[(im * 255).round().astype("uint8") for im in images], captions=captions, ncols=4)
+                     images=images, captions=captions, ncols=4)
 
 
 def run(params: TrainUnetParams, ctx: RunContext):

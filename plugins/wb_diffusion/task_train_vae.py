@@ -45,7 +45,8 @@ def run(params: TrainVaeParams, ctx: RunContext):
     torch.manual_seed(ctx.seed)
     vae = tiny_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=params.lr, weight_decay=0.0)
-    signature = {"task": "diffusion.train-vae", "steps": params.steps, "batch_size": params.batch_size,
+    # The learning rate does not depend on ``steps``: a run can be finished earlier or continued longer.
+    signature = {"task": "diffusion.train-vae", "batch_size": params.batch_size,
                  "data_seed": params.data_seed, "image_size": params.image_size}
     losses: list[list[float]] = []
     start = 0
@@ -88,10 +89,11 @@ def run(params: TrainVaeParams, ctx: RunContext):
     yield MetricsTable(name="vae", title="VAE on 256 held-out shapes scenes", columns=["metric", "value"],
                        rows=[[k, round(v, 5)] for k, v in metrics.items()])
     if params.publish:
+        seen = params.steps * params.batch_size
         publish_folder(ctx, VAE_ID, folder, title="Tiny AutoencoderKL of the shapes world (32 px, 4x16x16 latents)",
                        architecture="diffusers AutoencoderKL: blocks 32/64, 4 latent channels, scale factor 2 "
                                     "(float16 storage, loads as float32)",
                        recipe="zoo-tiny-shapes-sd", loader="wb_diffusion.pipelines:load_vae_card",
-                       data=f"shapes world seed {params.data_seed}: train scenes 0..{params.steps * params.batch_size - 1}"
-                            f" at {params.image_size} px, 1-{params.max_objects} objects; metrics on 256 test scenes",
+                       data=f"shapes world seed {params.data_seed}: train scenes 0..{seen - 1} at {params.image_size} "
+                            f"px, 1-{params.max_objects} objects; metrics on 256 test scenes",
                        metrics=metrics)
