@@ -6,6 +6,10 @@ Usage: python benchmarks/gui_startup.py [--repeats 5]
 Prints, per measurement, the median wall time and its ratio to ``python -c "import PySide6.QtWidgets"``,
 then the resident memory (VmRSS) of the idle window one second after the first frame, and which heavy
 modules (torch, matplotlib, open_clip, open3d, sklearn) were imported by then (the goal: none).
+
+Then one window runs a real job in a worker subprocess (``ood.posthoc`` on the digits world) and shows its
+results: the window's memory before and after, and the heavy modules in the window's process (torch must stay in
+the worker; matplotlib arrives with the result views). The script exits non-zero when torch was imported.
 """
 
 from __future__ import annotations
@@ -59,6 +63,47 @@ EMPTY_WINDOW = _PAINT_PROBE.format(
 )
 
 
+WORKER_JOB = """
+import json, sys, time, os
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from workbench.core.runner import RunRequest
+from workbench.gui.main_window import MainWindow
+def rss_mib():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+def spin(seconds, until=lambda: False):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not until():
+        app.processEvents()
+        time.sleep(0.01)
+window = MainWindow()
+window.show()
+spin(1.0)
+idle = rss_mib()
+request = RunRequest(task="ood.posthoc", execution="worker", params={"detectors": ["msp", "energy", "knn"]})
+t0 = time.perf_counter()
+entry = window.submit(request)
+spin(600, lambda: entry.finished)
+job_s = time.perf_counter() - t0
+spin(1.0)
+heavy = [m for m in ("torch", "onnxruntime", "open_clip", "open3d", "sklearn", "matplotlib") if m in sys.modules]
+print(json.dumps({"idle_mib": idle, "after_mib": rss_mib(), "state": entry.state, "job_s": job_s,
+                  "views": len(window.views), "heavy": heavy}), flush=True)
+window.jobs.wait(5000)
+os._exit(0)
+"""
+
+
+def worker_job() -> dict:
+    """The window's memory around one worker job, and what the window's process imported."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    out = subprocess.run([sys.executable, "-c", WORKER_JOB], capture_output=True, text=True, env=env, timeout=900)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the worker-job probe failed: {out.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 def first_paint(code: str) -> tuple[float, dict]:
     """Seconds from spawning the process to its "painted" line, and its idle report."""
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
@@ -103,6 +148,12 @@ def main() -> None:
     last = workbench[-1][1]
     print(f"idle RSS 1 s after first paint: workbench {rss_wb:.0f} MiB, empty Qt window {rss_empty:.0f} MiB")
     print(f"entries listed in the task browser: {last['listed']}; heavy modules imported: {last['heavy'] or 'none'}")
+    job = worker_job()
+    print(f"one ood.posthoc job in a worker subprocess ({job['state']}, {job['job_s']:.1f} s, {job['views']} views "
+          f"shown): window RSS {job['idle_mib']:.0f} MiB idle -> {job['after_mib']:.0f} MiB after "
+          f"(ratio {job['after_mib'] / job['idle_mib']:.2f}); heavy modules in the window: {job['heavy'] or 'none'}")
+    if "torch" in job["heavy"] or job["state"] != "completed":
+        sys.exit("torch was imported into the GUI process, or the job did not complete")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from workbench.core.assets import package_path, user_zoo
 from workbench.core.catalog import find_recipe, load_sample, load_zoo_model, sample_spec, zoo_card, zoo_weights
 from workbench.core.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
 from workbench.core.context import Cancelled, Progress, RunContext
+from workbench.core.distributed import Distributed
 from workbench.core.errors import UserError
 from workbench.core.hookspecs import hookimpl
 from workbench.core.images import (
@@ -73,7 +74,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CaptionTruncatedWarning", "CaptionedScene", "CaptionedScenes", "Cancelled", "CheckpointError",
-    "ClassifierOutputs", "ClipLoadError", "Curves", "EmbeddingScatter", "ExportError", "ExportReport", "Family",
+    "ClassifierOutputs", "ClipLoadError", "Curves", "Distributed", "EmbeddingScatter", "ExportError",
+    "ExportReport", "Family",
     "FamilySpec", "FeaturesAndLogits", "Foil", "FolderImages", "Heatmap", "HeatmapGrid", "IMAGE_SUFFIXES",
     "ImageGrid", "ImagePairs", "ImageReadError", "InferenceSession", "LabelledImageSet", "LoadedClip",
     "MetricsTable", "ModelCard", "Progress", "Regions", "Registration", "Result", "ResultKindSpec", "RunContext",

@@ -101,6 +101,7 @@ def cmd_plugins(args) -> int:
         for info in host.plugins.values():
             doc.append({
                 "name": info.name, "module": info.module, "version": info.version, "status": info.status,
+                "source": info.source,
                 "error": info.error, "traceback": info.traceback, "rejected": info.rejected,
                 "tasks": [_task_doc(host, t) for t in registry.tasks.of_plugin(info.name)],
                 "samples": [s.id for s in registry.samples.of_plugin(info.name)],
@@ -127,11 +128,16 @@ def cmd_plugins(args) -> int:
 
 def cmd_info(args) -> int:
     from workbench.core.devices import describe
+    from workbench.gui.qt_platform import xcb_check
 
     info = describe()
+    info["qt_xcb"] = xcb_check()
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
+    build = info["build"]
+    print(f"workbench {info['workbench']}: {build['flavour']} build"
+          + (f" (built {build['built']} from {build.get('commit', '?')})" if "built" in build else ""))
     print(f"python {info['python']} on {info['platform']}")
     for name, value in info["packages"].items():
         print(f"  {name:<22} {value}")
@@ -146,6 +152,9 @@ def cmd_info(args) -> int:
         if ort_info.get("cuda_usable"):
             backends.append("onnx-cuda")
     print(f"usable backends: {', '.join(backends)}, cpu")
+    print(f"desktop GUI (Qt xcb platform): {info['qt_xcb']['note']}")
+    print(f"plugin folders: {', '.join(info['plugin_folders']) or '-'} (WORKBENCH_PLUGINS_PATH, or plugins/ beside "
+          "a packaged app)")
     return 0
 
 
@@ -363,9 +372,24 @@ def cmd_gui(args) -> int:
     return gui_main(screenshot_dir=args.screenshot)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the build information is read only when asked, so building the parser stays cheap."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from workbench.core.build_info import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Alignment Workbench: plugins for vision-model "
                                      "alignment and OOD methods, headless or in a desktop window.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="version and build flavour (cuda, cpu, source or pip), then exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only)")
     p.add_argument("--json", action="store_true", help="machine-readable, with every task's parameters")
@@ -395,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
     p.add_argument("--shard", metavar="I/N", help="run every N-th run starting at I (split over machines); "
                    "default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in a SLURM array job")
-    p.add_argument("--executor", default="local", help="local (one run after another) or pool:N (N worker "
-                   "subprocesses, one GPU each when there are GPUs)")
+    p.add_argument("--executor", default="local", help="local (one run after another), pool:N (N worker "
+                   "subprocesses, one GPU each when there are GPUs), ray or ray:N (each run a Ray task on the cluster "
+                   "at RAY_ADDRESS, or on a local Ray runtime; the batch folder must be on a shared filesystem)")
     p.add_argument("--force", action="store_true", help="run everything again instead of resuming the folder")
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--slurm-script", type=int, metavar="SHARDS", help="print an sbatch array script that runs the "

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from wb_clim.mosaic import CLIM_GRIDS, Mosaic, build_mosaics
+from workbench.api import Distributed
 
 
 def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor | float
@@ -44,12 +45,16 @@ def mosaic_region_features(clip, mosaics: Sequence[Mosaic], mosaic_size: int | N
 
 
 def clim_features(clip, images: Sequence[np.ndarray], captions: Sequence[str], grids: Sequence[int] = CLIM_GRIDS,
-                  mosaic_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """``(image side, text side, captions in that order)`` of one CLIM batch; only the image side has gradient."""
+                  mosaic_size: int | None = None, dist: Distributed | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """``(image side, text side, captions in that order)`` of one CLIM batch; only the image side has gradient.
+    Under data parallelism each rank embeds its share of the mosaics and singles and both sides are gathered, so
+    every rank holds the whole batch's features (the returned captions are this rank's)."""
     if len(images) != len(captions):
         raise ValueError(f"{len(images)} images but {len(captions)} captions")
-    mosaics, singles = build_mosaics(images, captions, grids)
-    parts, ordered = [], []
+    dist = dist or Distributed()
+    mosaics, singles = (dist.share(part) for part in build_mosaics(images, captions, grids))
+    parts, ordered = [clip.model.logit_scale.new_zeros(0, clip.embed_dim)], []
     if mosaics:
         parts.append(mosaic_region_features(clip, mosaics, mosaic_size))
         ordered += [c for m in mosaics for c in m.captions]
@@ -57,14 +62,14 @@ def clim_features(clip, images: Sequence[np.ndarray], captions: Sequence[str], g
         parts.append(clip.encode_image([images[i] for i in singles]))
         ordered += [captions[i] for i in singles]
     with torch.no_grad():
-        text = clip.encode_text(ordered)
-    return torch.cat(parts), text, ordered
+        text = clip.encode_text(ordered) if ordered else parts[0].detach()
+    return dist.gather(torch.cat(parts)), dist.gather(text), ordered
 
 
 def clim_loss(clip, images: Sequence[np.ndarray], captions: Sequence[str], grids: Sequence[int] = CLIM_GRIDS,
-              mosaic_size: int | None = None) -> torch.Tensor:
-    """The CLIM loss of one batch with the model's own temperature."""
-    image, text, _ = clim_features(clip, images, captions, grids, mosaic_size)
+              mosaic_size: int | None = None, dist: Distributed | None = None) -> torch.Tensor:
+    """The CLIM loss of one batch with the model's own temperature (the same on every rank)."""
+    image, text, _ = clim_features(clip, images, captions, grids, mosaic_size, dist)
     return contrastive_loss(image, text, clip.model.logit_scale.exp())
 
 

@@ -60,6 +60,7 @@ def run(params: TuneParams, ctx: RunContext):
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=params.lr,
                             weight_decay=params.weight_decay, betas=(0.9, 0.98), eps=1e-6)
     mosaic_size = params.mosaic_size or clip.image_size * max(params.grids)
+    dist = ctx.distributed()
     signature = {"model": params.model, "steps": params.steps, "batch_size": params.batch_size,
                  "grids": list(params.grids), "data_seed": params.data_seed}
     losses: list[list[float]] = []
@@ -78,9 +79,10 @@ def run(params: TuneParams, ctx: RunContext):
         for group in opt.param_groups:
             group["lr"] = _lr(step, params)
         model.train()
-        loss = clim_loss(clip, [s.image for s in world], [s.caption for s in world], params.grids, mosaic_size)
+        loss = clim_loss(clip, [s.image for s in world], [s.caption for s in world], params.grids, mosaic_size, dist)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(model)
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         opt.step()
         with torch.no_grad():
@@ -95,6 +97,7 @@ def run(params: TuneParams, ctx: RunContext):
                          series={"loss": np.array(losses).T})
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {value:.3f}",
                        metrics={"loss": value})
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

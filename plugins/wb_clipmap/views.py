@@ -47,12 +47,14 @@ def pair_results(analysis: PairAnalysis, image: np.ndarray, prefix: str = "") ->
                      notes="no word flagged" if not analysis.flagging.spans else ""),
     ]
     view = model_view(image)
+    caption = {"caption_words": list(analysis.words.words),
+               "caption_flags": [bool(f) for f in analysis.flagging.flags]}
     if ex.image_unsigned is not None:
         out.append(Heatmap(name=f"{prefix}relevance", title="Image relevance for the caption (Chefer, clamped)",
-                           image=view, heat=ex.image_unsigned, signed=False, label="relevance"))
+                           image=view, heat=ex.image_unsigned, signed=False, label="relevance", **caption))
         out.append(Heatmap(name=f"{prefix}relevance-signed",
                            title="Signed image relevance: red for, blue against the caption",
-                           image=view, heat=ex.image_signed, signed=True, label="signed relevance"))
+                           image=view, heat=ex.image_signed, signed=True, label="signed relevance", **caption))
     if analysis.word_maps:
         labels = [f"{analysis.words.words[i]} ({analysis.words.scores[i]:+.2e})" for i, _, _ in analysis.word_maps]
         for suffix, signed, column in (("", False, 1), ("-signed", True, 2)):

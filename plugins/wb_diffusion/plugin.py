@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wb_diffusion.params_base import EvaluateParams, SampleParams, TrainUnetParams, TrainVaeParams
+from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
@@ -10,6 +11,7 @@ TORCH = ("torch-cuda", "torch-cpu")
 
 @hookimpl
 def workbench_register_tasks(registry) -> None:
+    """The text-to-image base (training, sampling, evaluation), then preference tuning."""
     # Text-to-image base (diffbase): training the zoo's tiny model, sampling, evaluation.
     registry.add_task(TaskSpec(
         id="diffusion.train-vae",
@@ -68,3 +70,29 @@ def workbench_register_tasks(registry) -> None:
         outputs=("metrics", "image-pairs", "image-grid"),
         requires=("shapes-clip",),
     ))
+    # --- preference tuning (MaPO, Diffusion-DPO) and its data ---
+    registry.add_task(TaskSpec(
+        id="diffusion.make-pairs", title="Preference pairs from the shapes world", family=Family.DIFFUSION,
+        entry="wb_diffusion.task_pref:run_make_pairs", params=MakePairsParams,
+        description="Caption, chosen image, rejected image: a one-object shapes scene against a drawn foil of "
+                    "its caption, or two model samples ranked by the tiny CLIP; written as a folder + pairs.jsonl "
+                    "(Pick-a-Pic layout) that diffusion.mapo and diffusion.dpo read.",
+        backends=TORCH, execution="worker", outputs=("image-grid", "metrics"), requires=("shapes-clip",)))
+    tuning = ("Chosen and rejected share noise and timestep; LoRA (peft) or the full UNet; grad accumulation, "
+              "clipping, mixed precision on CUDA; checkpoints and resume; base | tuned grids on fixed seeds; the "
+              "LoRA saved in diffusers format. Pairs: the shapes world, Pick-a-Pic parquet or a folder + JSONL.")
+    registry.add_task(TaskSpec(
+        id="diffusion.mapo", title="MaPO preference tuning (no reference model)", family=Family.DIFFUSION,
+        entry="wb_diffusion.task_pref:run_mapo", params=MapoParams,
+        description="Margin-aware preference optimisation: mean chosen error minus beta * log sigmoid of the "
+                    "T-scaled bounded-score margin. " + tuning,
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid", "metrics"),
+        requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.dpo", title="Diffusion-DPO preference tuning (baseline)", family=Family.DIFFUSION,
+        entry="wb_diffusion.task_pref:run_dpo", params=DpoParams,
+        description="Diffusion-DPO on the same loop and data as MaPO: the reference is the UNet with its LoRA "
+                    "off, or a frozen copy. " + tuning,
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid", "metrics"),
+        requires=("shapes-clip",)))
+    # --- end of preference tuning ---

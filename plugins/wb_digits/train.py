@@ -2,7 +2,8 @@
 
 Checkpoints go through the host's training lifecycle at the end of every epoch with the optimizer, the one-cycle
 scheduler and the data generator's state, so a run killed at any point and resumed from its run folder ends with
-the same weights as an uninterrupted one.
+the same weights as an uninterrupted one. Under torchrun each rank takes its share of every batch (BatchNorm
+statistics are then per rank, as DDP without SyncBatchNorm computes them).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def run(params: TrainClassifierParams, ctx: RunContext):
     steps_per_epoch = int(np.ceil(len(x_train) / params.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=params.lr, total_steps=params.epochs * steps_per_epoch)
     gen = torch.Generator(device="cpu").manual_seed(ctx.seed)
+    dist = ctx.distributed()
+    net = dist.wrap(model, ctx.device)
     signature = {"width": params.width, "epochs": params.epochs, "batch_size": params.batch_size,
                  "lr": params.lr, "weight_decay": params.weight_decay, "seed": ctx.seed}
     loss_curve: list[tuple[int, float]] = []
@@ -54,16 +57,17 @@ def run(params: TrainClassifierParams, ctx: RunContext):
         order = torch.randperm(len(x_train), generator=gen).to(device)
         total = 0.0
         for i in range(0, len(order), params.batch_size):
-            idx = order[i:i + params.batch_size]
+            batch = order[i:i + params.batch_size]
+            idx = dist.share(batch)
             xb = x_train[idx]
             shift = torch.randint(-2, 3, (2,), generator=gen).tolist()
             xb = torch.roll(xb, shifts=shift, dims=(2, 3))
-            loss = nn.functional.cross_entropy(model(xb), y_train[idx])
+            loss = nn.functional.cross_entropy(net(xb), y_train[idx])
             opt.zero_grad()
-            loss.backward()
+            (loss * dist.loss_scale(len(idx), len(batch))).backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(idx)
+            total += loss.item() * len(idx) * dist.world
         acc = evaluate_accuracy(model, x_test, y_test)
         loss_curve.append((epoch + 1, total / len(order)))
         acc_curve.append((epoch + 1, acc))
@@ -75,6 +79,7 @@ def run(params: TrainClassifierParams, ctx: RunContext):
                        f"test acc {acc:.4f}", metrics={"loss": total / len(order), "test_acc": acc})
         yield Curves(name="training", title="Digits CNN training", x_label="epoch",
                      series={"train loss": np.array(loss_curve).T, "ID test accuracy": np.array(acc_curve).T})
+    dist.leave()
     final_acc = evaluate_accuracy(model, x_test, y_test)
     train_acc = evaluate_accuracy(model, x_train, y_train)
     model = model.cpu()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from workbench.api import VersionedParams
 
@@ -14,6 +14,12 @@ ALL_DETECTORS: tuple[Detector, ...] = ("msp", "max-logit", "energy", "odin", "ma
 
 class PosthocParams(VersionedParams):
     """Score the digits world's ID test set and OOD sets with post-hoc detectors on a trained classifier."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Detector settings": ["odin_temperature", "odin_epsilon", "knn_k"],
+                   "Advanced": ["on_bad_image", "batch_size", "aupr", "fpr95"]},
+        "show_when": {"odin_temperature": {"detectors": ["odin"]}, "odin_epsilon": {"detectors": ["odin"]},
+                      "knn_k": {"detectors": ["knn"]}}})
 
     model: str = Field("digits-cnn", description="zoo model id; its loader reads `weights` when given")
     weights: str = Field("", description="classifier weights file (.safetensors or state dict) of the zoo model's "

@@ -88,7 +88,8 @@ def run(params: PosthocParams, ctx: RunContext):
               f"{params.fpr95}.",
     )
     yield ScoreSet(name="scores", title="Detector scores (higher = more in-distribution)", scores=scores,
-                   id_set=ID_SET, groups=groups)
+                   id_set=ID_SET, groups=groups,
+                   thumbnails={name: np.asarray(to_uint8(images)) for name, images in sets.items()})
     if params.top_k_images:
         yield _most_ood(scores[detectors[0]], sets, detectors[0], params.top_k_images)
 

@@ -92,6 +92,8 @@ def load_model(ref: str, num_classes: int | None = None, where: str = "checkpoin
     return LoadedModel(net.eval(), arch, method, classes, detector, path)
 
 
-def load_card(card: ModelCard, weights: Path | str | None = None) -> LoadedModel:
-    """The zoo cards' loader (``load_zoo_model("palm-digits")``), or ``weights=`` another checkpoint."""
-    return load_model(str(weights or card.weights_path))
+def load_card(card: ModelCard, weights: Path | str | None = None) -> OODNet:
+    """The zoo cards' loader (``load_zoo_model("palm-digits")``, or ``weights=`` another checkpoint): the network,
+    which follows the host's classifier contract, so post-hoc detectors and adaptation take it as any zoo
+    classifier."""
+    return load_model(str(weights or card.weights_path)).net

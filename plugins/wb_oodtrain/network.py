@@ -62,6 +62,13 @@ class OODNet(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
+    @property
+    def num_classes(self) -> int:
+        head = self.fc
+        if isinstance(head, PrototypeHead):
+            return head.num_classes
+        return (head.linear if isinstance(head, StandardisedLinear) else head).out_features
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder((x - self.mean) / self.std)
 

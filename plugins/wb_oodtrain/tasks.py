@@ -15,7 +15,7 @@ from wb_oodtrain.network import OODNet, build_network, load_backbone_weights
 from wb_oodtrain.palm import PALMMethod
 from wb_oodtrain.params import ASCOODParams, CEParams, MixOEParams, PALMParams, TrainParams
 from wb_oodtrain.scoring import DEFAULT_DETECTOR, ID_SET, group_means, score_network
-from wb_oodtrain.trainer import augment, is_main_process, train
+from wb_oodtrain.trainer import augment, train
 from workbench.api import MetricsTable, ModelCard, Progress, RunContext, ScoreSet
 
 TITLES = {"ce": "plain cross-entropy", "mixoe": "MixOE", "palm": "PALM", "ascood": "ASCOOD"}
@@ -98,7 +98,7 @@ def run_training(method, params: TrainParams, ctx: RunContext, data: OODData, no
     yield ScoreSet(name="scores", title=f"{TITLES[method.name]} scores (higher = more in-distribution)",
                    scores=scored.scores, id_set=ID_SET, groups=data.groups)
     yield from view_fn(net)
-    if params.publish and is_main_process() and outcome.finished:
+    if params.publish and outcome.finished:
         ctx.publish_model(zoo_card(method.name, arch, metrics), {"model.safetensors": weights})
 
 

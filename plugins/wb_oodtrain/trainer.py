@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,35 +33,6 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
         out = torch.where(flip[:, None, None, None], out.flip(3), out)
     return out
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    started_here: bool = False
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a torchrun launch, or a plain single-process run."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def setup_distributed(device: str) -> Distributed:
-    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA); a plain run is one process."""
-    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
-        return Distributed()
-    import torch.distributed as dist
-
-    started = False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-        started = True
-    return Distributed(dist.get_rank(), dist.get_world_size(), started)
 
 
 def lr_at(step: int, total: int, base: float, lr_min: float, warmup: int) -> float:
@@ -95,7 +65,7 @@ class TrainOutcome:
 def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train: np.ndarray, params,
           ctx: RunContext):
     """Generator: yields Progress (loss, lr) and a live loss curve; returns a :class:`TrainOutcome`."""
-    dist_info = setup_distributed(ctx.device)
+    dist_info = ctx.distributed()
     device = torch.device(ctx.device)
     net.to(device)
     x_all, y_all = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
@@ -112,11 +82,8 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
         history = [tuple(row) for row in state.extra["history"].tolist()]
         outcome = TrainOutcome(steps_done=state.step, total_steps=total, resumed_from=state.step,
                                history=[(int(s), loss, lr) for s, loss, lr in history])
-    model = net
-    if dist_info.world > 1 or dist_info.started_here:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    model = dist_info.wrap(net, ctx.device)
+    if dist_info.active:
         ctx.log(f"DistributedDataParallel: rank {dist_info.rank} of {dist_info.world}")
     every = params.checkpoint_every or steps_per_epoch
     report_every = max(1, total // 200)
@@ -127,7 +94,7 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
             epoch, i = divmod(step, steps_per_epoch)
             if epoch != order_epoch:
                 perm = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed * 7919 + epoch))
-                order, order_epoch = perm[dist_info.rank::dist_info.world].to(device), epoch
+                order, order_epoch = dist_info.share(perm).to(device), epoch
             idx = order[i * params.batch_size:(i + 1) * params.batch_size]
             gen = step_generator(ctx.seed, step)
             x, y = x_all[idx], y_all[idx]
@@ -145,7 +112,7 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
             opt.step()
             outcome.steps_done = step + 1
             outcome.history.append((step + 1, value, lr))
-            if dist_info.main and (outcome.steps_done % every == 0 or outcome.steps_done == end):
+            if outcome.steps_done % every == 0 or outcome.steps_done == end:
                 ctx.save_checkpoint(outcome.steps_done, net, opt, signature=signature,
                                     extra={"history": torch.tensor(outcome.history, dtype=torch.float64)})
             ctx.check_cancelled()
@@ -159,9 +126,6 @@ def train(method, net: torch.nn.Module, arch: dict, x_train: np.ndarray, y_train
                 yield Curves(name="training", title=f"{method.name} training", x_label="step",
                              series={"loss": hist[[0, 1]], "lr": hist[[0, 2]]})
     finally:
-        if dist_info.started_here:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+        dist_info.leave()
     net.eval()
     return outcome

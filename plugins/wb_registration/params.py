@@ -13,6 +13,20 @@ Shape = Literal["dem", "blob", "sphere"]
 OutlierModel = Literal["surface", "box", "structured"]
 
 
+_SETTINGS_OF = {"sc2pcr": ["sc2_seed_ratio", "sc2_k1", "sc2_k2", "sc2_variant"],
+                "vbreg": ["vbreg_checkpoint", "vbreg_onnx", "vbreg_seed_ratio", "vbreg_n_min", "vbreg_kappa",
+                          "vbreg_variant"],
+                "ransac": ["ransac_iterations", "ransac_confidence"]}
+_SYNTHETIC = ["shape", "n_points", "rotation_max_deg", "translation", "noise", "overlap", "n_matches",
+              "outlier_ratio", "outlier_model"]
+_METHOD_SETTINGS = ["eps", *(name for names in _SETTINGS_OF.values() for name in names)]
+
+
+def _settings_shown_for(choice_field: str) -> dict[str, dict[str, list[str]]]:
+    """Form hints: each method's own settings are shown only while ``choice_field`` holds that method."""
+    return {name: {choice_field: [method]} for method, names in _SETTINGS_OF.items() for name in names}
+
+
 class SyntheticFields(BaseModel):
     """The synthetic pair generator's knobs, shared by the register and sweep tasks."""
 
@@ -66,7 +80,19 @@ class EstimatorFields(BaseModel):
 class RegisterParams(SyntheticFields, EstimatorFields):
     """Register one pair: synthetic matches, a synthetic pair through FPFH, or files."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {"Input": ["input", "source_path", "target_path", "truth_path", "correspondences_path",
+                             *_SYNTHETIC, "voxel", "mutual"],
+                   "Method settings": _METHOD_SETTINGS,
+                   "Refinement": ["icp", "icp_kernel", "icp_threshold"],
+                   "Advanced": ["max_matches", "max_points", "symmetry_check"]},
+        "show_when": {**_settings_shown_for("method"),
+                      **{name: {"input": ["files"]} for name in ("source_path", "target_path", "truth_path",
+                                                                 "correspondences_path")},
+                      **{name: {"input": ["synthetic-matches", "synthetic-fpfh"]} for name in _SYNTHETIC},
+                      **{name: {"input": ["synthetic-fpfh", "files"]} for name in ("voxel", "mutual")},
+                      **{name: {"icp": ["point-to-point", "point-to-plane"]} for name in ("icp_kernel",
+                                                                                          "icp_threshold")}}})
 
     input: Literal["synthetic-matches", "synthetic-fpfh", "files"] = Field(
         "synthetic-matches", description="where the pair comes from")
@@ -91,7 +117,9 @@ class RegisterParams(SyntheticFields, EstimatorFields):
 class SweepParams(SyntheticFields, EstimatorFields):
     """The robustness ladder: success vs outlier ratio per method over seeds, on synthetic matches."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {"Synthetic pairs": _SYNTHETIC, "Method settings": _METHOD_SETTINGS},
+        "show_when": _settings_shown_for("methods")})
 
     methods: list[Method] = Field(["kabsch", "fgr", "ransac", "sc2pcr", "vbreg"], description="methods to compare")
     outlier_ratios: list[float] = Field([0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.99], description="ratios to sweep")

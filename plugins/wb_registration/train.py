@@ -18,18 +18,20 @@ from wb_registration.synthetic import make_pair
 from wb_registration.vbreg import VBRegInference, vbreg
 from wb_registration.vbreg_net import VBRegNet, feature_compatibility
 from wb_registration.zoo import loss_description, make_card, save_model
-from workbench.api import Curves, MetricsTable, Progress, RunContext
+from workbench.api import Curves, Distributed, MetricsTable, Progress, RunContext
 
 
-def training_batch(seed: int, step: int, params: TrainVBRegParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, N, 6) matches and (B, N) labels for one step, from the synthetic generator."""
+def training_batch(seed: int, step: int, params: TrainVBRegParams, dist: Distributed | None = None,
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, N, 6) matches and (B, N) labels for one step, from the synthetic generator; under data parallelism
+    this rank's share of the global batch (every rank draws all pairs' settings, builds its own pairs)."""
     rng = np.random.default_rng([seed, step])
+    settings = [dict(shape=str(rng.choice(["dem", "blob"])), outlier_ratio=float(rng.uniform(params.outlier_min,
+                     params.outlier_max)), outlier_model=str(rng.choice(["surface", "box"])),
+                     seed=int(rng.integers(2**31))) for _ in range(params.batch_size)]
     corr, labels = [], []
-    for _ in range(params.batch_size):
-        pair = make_pair(shape=str(rng.choice(["dem", "blob"])), n_points=2000, n_matches=params.n_matches,
-                         outlier_ratio=float(rng.uniform(params.outlier_min, params.outlier_max)),
-                         outlier_model=str(rng.choice(["surface", "box"])), eps=params.eps,
-                         seed=int(rng.integers(2**31)))
+    for setting in (dist or Distributed()).share(settings):
+        pair = make_pair(n_points=2000, n_matches=params.n_matches, eps=params.eps, **setting)
         x, y = pair.matches
         corr.append(np.c_[x, y])
         labels.append(pair.truth)
@@ -97,13 +99,21 @@ def kl_loss(kl: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
 
 def training_loss(net: VBRegNet, corr: torch.Tensor, labels: torch.Tensor, gen: torch.Generator,
                   classification: str = "bce", spectral: str = "mse", kl_reduction: str = "mean",
-                  terms: dict | None = None) -> torch.Tensor:
+                  terms: dict | None = None, dist: Distributed | None = None, global_batch: int | None = None,
+                  module: torch.nn.Module | None = None) -> torch.Tensor:
     """0.5 (BCE + SM) with posterior latents + 0.5 (BCE + SM) with prior latents + 0.5 KL, as VBReg's
-    ``trainer.py`` (mix ratio 0.5, kl weight 1) with ``loss.py``'s terms; ``terms`` collects each term."""
+    ``trainer.py`` (mix ratio 0.5, kl weight 1) with ``loss.py``'s terms; ``terms`` collects each term.
+
+    Under data parallelism ``corr`` is this rank's share of ``global_batch`` pairs, the noise is drawn for the
+    global batch and shared out the same way, ``module`` is the DDP-wrapped ``net`` and the loss is scaled so that
+    DDP's average over ranks is the global batch's."""
+    dist = dist or Distributed()
     b, n, _ = corr.shape
-    shape = (b, *net.noise_shape(n))
-    logits_q, _, cos_q, kl = net(corr, torch.randn(shape, generator=gen), labels)
-    logits_p, _, cos_p, _ = net(corr, torch.randn(shape, generator=gen))
+    total = global_batch or b
+    shape = (total, *net.noise_shape(n))
+    forward = module or net
+    logits_q, _, cos_q, kl = forward(corr, dist.share(torch.randn(shape, generator=gen)), labels)
+    logits_p, _, cos_p, _ = forward(corr, dist.share(torch.randn(shape, generator=gen)))
     sigma2 = net.sigma2
     parts = {"bce_posterior": classification_loss(logits_q, labels, classification),
              "bce_prior": classification_loss(logits_p, labels, classification),
@@ -112,8 +122,9 @@ def training_loss(net: VBRegNet, corr: torch.Tensor, labels: torch.Tensor, gen: 
              "kl": kl_loss(kl, kl_reduction)}
     if terms is not None:
         terms.update(parts)
-    return 0.5 * (parts["bce_posterior"] + parts["sm_posterior"]) + 0.5 * (parts["bce_prior"] + parts["sm_prior"]) \
+    loss = 0.5 * (parts["bce_posterior"] + parts["sm_posterior"]) + 0.5 * (parts["bce_prior"] + parts["sm_prior"]) \
         + 0.5 * parts["kl"]
+    return loss * dist.loss_scale(b, total)
 
 
 def evaluate(net: VBRegNet, eps: float, pairs: int, seed: int = 10_000) -> dict[str, float]:
@@ -146,6 +157,8 @@ def run(params: TrainVBRegParams, ctx: RunContext):
     net = VBRegNet(layers=params.layers, dim=params.dim, hidden=params.hidden, latent=params.latent,
                    sigma_d=params.eps).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    dist = ctx.distributed()
+    module = dist.wrap(net, ctx.device)
     start, losses = 0, []
     signature = {"config": str(sorted(net.config.items()))}
     if params.resume:
@@ -154,15 +167,16 @@ def run(params: TrainVBRegParams, ctx: RunContext):
     for step in range(start, params.steps):
         ctx.check_cancelled()
         net.train()
-        corr, labels = training_batch(ctx.seed, step, params)
+        corr, labels = training_batch(ctx.seed, step, params, dist)
         gen = torch.Generator().manual_seed(ctx.seed * 1_000_003 + step)
         loss = training_loss(net, corr.to(device), labels.to(device), gen, params.classification_loss,
-                             params.spectral_loss, params.kl_reduction)
+                             params.spectral_loss, params.kl_reduction, dist=dist, global_batch=params.batch_size,
+                             module=module)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
-        losses.append([step + 1, loss.item()])
+        losses.append([step + 1, loss.item() / dist.loss_scale(len(corr), params.batch_size)])
         if (step + 1) % params.checkpoint_every == 0 or step + 1 == params.steps:
             ctx.save_checkpoint(step + 1, net, opt, signature=signature,
                                 extra={"losses": torch.tensor(losses, dtype=torch.float64)})
@@ -170,6 +184,7 @@ def run(params: TrainVBRegParams, ctx: RunContext):
                          series={"loss": np.array(losses, float).T})
         yield Progress((step + 1) / params.steps, f"step {step + 1}: loss {losses[-1][1]:.4f}",
                        metrics={"loss": losses[-1][1]})
+    dist.leave()
     net = net.cpu().eval()
     weights = ctx.artifacts / "model.safetensors"
     save_model(net, weights, {"steps": str(params.steps), "seed": str(ctx.seed)})

@@ -94,6 +94,7 @@ def run(params: TrainClipParams, ctx: RunContext):
     curves: dict[str, list[list[float]]] = {"loss": [], "foil_colour": [], "foil_shape": [], "image_to_text_r1": [],
                                             "colour_accuracy": [], "shape_accuracy": []}
     start = 0
+    dist = ctx.distributed()
     signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed}
     if params.resume:
         state = ctx.resume(params.resume, model, opt, signature=signature)
@@ -109,6 +110,8 @@ def run(params: TrainClipParams, ctx: RunContext):
         texts = [training_pair(s, rng, params.drop_size_fraction, params.long_caption_fraction,
                                params.shape_foil_share, force_shape_foil=cf is not None)
                  for s, cf in zip(scenes, counterfactuals)]
+        mine = dist.share(list(range(len(scenes))))
+        scenes, counterfactuals, texts = ([seq[i] for i in mine] for seq in (scenes, counterfactuals, texts))
         pictured = [(cf, t.apply(cf)) for cf, t in zip(counterfactuals, texts) if cf is not None]
         foils = [t.foil for t, cf in zip(texts, counterfactuals) if cf is None] if params.foil_negatives else []
         positives = [t.caption for t in texts] + [text for _, text in pictured]
@@ -116,14 +119,16 @@ def run(params: TrainClipParams, ctx: RunContext):
         images = clip.preprocess([s.image for s in scenes] + [cf.image for cf, _ in pictured])
         for group in opt.param_groups:
             group["lr"] = _lr(step, params)
-        img = model.encode_image(images, normalize=True)
-        txt = encode_texts_grouped(clip, tokens)
+        local_txt = encode_texts_grouped(clip, tokens)
+        img = dist.gather(model.encode_image(images, normalize=True))
+        cap = dist.gather(local_txt[: len(positives)])
+        txt = torch.cat([cap, dist.gather(local_txt[len(positives):])])
         scale = model.logit_scale.exp().clamp(max=100)
-        target = torch.arange(len(positives), device=img.device)
-        cap = txt[: len(positives)]
+        target = torch.arange(len(cap), device=img.device)
         loss = 0.5 * (F.cross_entropy(scale * img @ txt.T, target) + F.cross_entropy(scale * cap @ img.T, target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(model)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
@@ -145,6 +150,7 @@ def run(params: TrainClipParams, ctx: RunContext):
         rate = (time.monotonic() - t0) / (done - start)
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.3f} "
                        f"({rate:.2f} s/step)", metrics={"loss": running})
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

@@ -53,6 +53,8 @@ def test_single_pair_gives_every_view(clip_runner, tmp_path):
     assert words.summary["F-CLIPScore"] <= 0 and words.summary["truncated"] == 0.0
     assert results["relevance"].heat.shape == (8, 8) and results["relevance"].image.shape == (48, 48, 3)
     assert results["relevance-signed"].signed
+    assert results["relevance"].caption_words == words.tokens  # the heatmap shows the caption it explains
+    assert results["relevance"].caption_flags == [bool(f) for f in words.flags]
     maps, signed = results["word-maps"], results["word-maps-signed"]
     assert maps.kind == "heatmap-grid" and len(maps.heats) == len(signed.heats) == 2 and signed.signed
     assert maps.images[0].shape == (48, 48, 3) and maps.labels[0].startswith("red")

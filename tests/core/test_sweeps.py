@@ -179,7 +179,7 @@ def test_interrupting_the_driver_leaves_a_readable_batch_json_and_the_next_run_r
 
 
 def test_a_bad_executor_is_a_clear_error(tmp_path):
-    with pytest.raises(UserError, match="use local or pool:N"):
+    with pytest.raises(UserError, match="use local, pool:N, ray or ray:N"):
         from workbench.core.batch import parse_executor
 
         parse_executor("pool:zero")

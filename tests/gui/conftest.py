@@ -36,6 +36,7 @@ def window(qtbot, fake_plugins):
     yield win
     win.jobs.cancel_all()
     win.jobs.wait(10000)
+    qtbot.waitUntil(lambda: not win.jobs.running(), timeout=10000)  # else closing asks about running jobs
 
 
 def _wait_finished(qtbot, entry, timeout_s: float = 120.0) -> None:

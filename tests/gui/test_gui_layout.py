@@ -32,9 +32,11 @@ def _every_kind() -> list[R.Result]:
 
 
 def test_every_result_view_is_narrow_and_its_readout_wraps(qtbot):
+    views = []  # kept: a view dropped while matplotlib has a redraw queued would be collected under it
     for result in _every_kind():
         view = create_view(result)  # through the registry, as the window does
         qtbot.addWidget(view)
+        views.append(view)
         hint = view.minimumSizeHint()
         assert hint.width() <= 640, (result.kind, result.name, hint)
         assert hint.height() <= 400, (result.kind, result.name, hint)

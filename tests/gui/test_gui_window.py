@@ -335,14 +335,26 @@ def test_device_probe_answers_the_core_while_a_window_is_open(qtbot, fake_plugin
     from workbench.gui import device_probe
     from workbench.gui.main_window import MainWindow
 
-    original = devices.torch_cuda_devices
+    before = list(devices._PROBES)
     win = MainWindow()
     qtbot.addWidget(win)
-    assert devices.torch_cuda_devices is not original
+    assert [*before, device_probe.answer] == devices._PROBES
     assert devices.torch_cuda_devices() == tuple(device_probe.probe()["torch_cuda"])
     assert isinstance(devices.onnx_cuda_usable(), bool)
     win.close()
-    assert devices.torch_cuda_devices is original
+    assert before == devices._PROBES
+
+
+def test_a_registered_probe_answers_the_core_device_questions():
+    from workbench.core import devices
+
+    devices.set_probe(lambda: devices.DeviceAnswer(torch_cuda=("Probe GPU",), onnx_cuda=True))
+    try:
+        assert devices.torch_cuda_devices() == ("Probe GPU",) and devices.onnx_cuda_usable()
+        assert devices.cuda_available("torch") and devices.cuda_available("onnx")
+    finally:
+        devices.set_probe(None)
+    assert devices.torch_cuda_devices() == devices._local_torch_cuda_devices()
 
 
 def test_an_unavailable_task_shows_why_and_offers_no_run(qtbot, fake_plugins, monkeypatch):

@@ -48,6 +48,9 @@ def test_metrics_are_meaningful_on_digits(torch_and_onnx):
         assert rows[(det, "far mean")]["auroc"] > 0.85, det
     assert rows[("mahalanobis", "far mean")]["auroc"] > rows[("msp", "far mean")]["auroc"]
     assert len(t["most-ood"].images) == 4
+    scores = t["scores"]  # each score row's picture travels with the score set
+    for name, values in scores.scores["msp"].items():
+        assert scores.thumbnails[name].dtype == np.uint8 and len(scores.thumbnails[name]) == len(values)
 
 
 def test_odin_runs_on_torch_and_is_skipped_on_onnx_with_a_note():

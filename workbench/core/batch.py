@@ -29,8 +29,8 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import UserError
 from workbench.core.params import jsonable_params, validate_params
 from workbench.core.recipes import Recipe, load_recipe, shard
-from workbench.core.runner import EventSink, RunEvent, Runner, RunRequest
-from workbench.core.runstore import RunStore, _alive, now
+from workbench.core.runner import EventSink, Job, RunEvent, Runner, RunRequest, mark_dead
+from workbench.core.runstore import RunRecord, RunState, RunStore, _alive, now
 
 BATCH_SCHEMA = 1
 LOCK = "batch.lock"
@@ -157,13 +157,31 @@ def run_key(request: RunRequest, registry) -> str:
 
 
 def parse_executor(spec: str) -> tuple[str, int]:
-    """``local``, ``pool:N`` (N worker subprocesses, one GPU each when there are GPUs)."""
+    """``local``, ``pool:N`` (N worker subprocesses, one GPU each when there are GPUs), ``ray`` or ``ray:N`` (Ray
+    tasks, at most N at once; without N as many as the cluster has CPUs)."""
     if spec == "local":
         return "local", 1
+    if spec == "ray":
+        return "ray", 0
     kind, _, count = spec.partition(":")
-    if kind == "pool" and count.isdigit() and int(count) >= 1:
-        return "pool", int(count)
-    raise UserError(f"--executor {spec!r}: use local or pool:N (N >= 1)")
+    if kind in ("pool", "ray") and count.isdigit() and int(count) >= 1:
+        return kind, int(count)
+    raise UserError(f"--executor {spec!r}: use local, pool:N, ray or ray:N (N >= 1)")
+
+
+def _ray_outcome(ray: Any, ref: Any, job: Job, relay: EventSink, t0: float) -> RunRecord:
+    """The finished Ray task's run record; a task that died or was cancelled before recording its end is marked
+    here, with the reason."""
+    try:
+        ray.get(ref)
+    except Exception as exc:
+        record = RunStore.load(job.run_dir)
+        if not record.state.finished or record.state == RunState.INTERRUPTED:
+            if job.cancel_event.is_set():
+                return mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", t0, relay)
+            return mark_dead(job.run_dir, RunState.FAILED, f"Ray task died: {type(exc).__name__}: {exc}"[:2000],
+                             t0, relay)
+    return RunStore.load(job.run_dir)
 
 
 class Batch:
@@ -261,6 +279,8 @@ class Batch:
             self.save()
             if self.executor == "pool":
                 self._run_pool(runner, todo, emit, on_run_event)
+            elif self.executor == "ray":
+                self._run_ray(runner, todo, emit, on_run_event)
             else:
                 self._run_local(runner, todo, emit, on_run_event)
             failed = any(s.state not in ("completed",) for s in self.record.steps)
@@ -323,26 +343,87 @@ class Batch:
             for future in futures:
                 future.result()
 
-    def _run_step(self, runner: Runner, request: RunRequest, step: StepRecord, emit: BatchSink,
-                  on_run_event, env: dict[str, str] | None = None) -> None:
-        total = len(self.steps)
+    def _run_ray(self, runner: Runner, todo, emit: BatchSink, on_run_event) -> None:
+        """Each run a Ray task (at most ``slots`` at once, or the cluster's CPUs); the driver prepares the run
+        folders, tails their events and records the outcome, as for the other executors."""
+        from workbench.core import ray_executor
+
+        with ray_executor.session() as ray:
+            limit = self.slots or ray_executor.capacity(ray)
+            waiting = list(todo)
+            flying: dict[Any, tuple[StepRecord, Job, EventSink, ray_executor.EventTail, float]] = {}
+            failed = False
+            try:
+                while waiting or flying:
+                    while waiting and len(flying) < limit:
+                        request, step = waiting.pop(0)
+                        if (failed and not self.keep_going) or self._cancelled:
+                            step.state = "skipped"
+                            continue
+                        emit(BatchEvent("step-start", step.index, len(self.steps), step))
+                        begun = self._begin_step(runner, request, step, emit, on_run_event)
+                        if begun is None:
+                            failed = True
+                            self.save()
+                            emit(BatchEvent("step-end", step.index, len(self.steps), step))
+                            continue
+                        job, relay = begun
+                        job.record.execution = "ray"
+                        RunStore.save(job.run_dir, job.record)
+                        ref = ray_executor.submit(ray, job.record, job.run_dir)
+                        flying[ref] = (step, job, relay, ray_executor.EventTail(job.run_dir, job.record.id),
+                                       time.monotonic())
+                    done, _ = ray.wait(list(flying), num_returns=1, timeout=0.2)
+                    for ref, (_step, job, relay, tail, _t0) in flying.items():
+                        tail.relay(relay)
+                        if job.cancel_event.is_set() and ref not in done:
+                            ray.cancel(ref, force=True)
+                    for ref in done:
+                        step, job, relay, tail, t0 = flying.pop(ref)
+                        tail.relay(relay)
+                        record = _ray_outcome(ray, ref, job, relay, t0)
+                        self._jobs.pop(step.index, None)
+                        step.state, step.error, step.duration_s = record.state.value, record.error, \
+                            record.duration_s
+                        failed = failed or step.state != "completed"
+                        self.save()
+                        emit(BatchEvent("step-end", step.index, len(self.steps), step))
+            except KeyboardInterrupt:
+                for ref, (step, job, relay, _tail, t0) in flying.items():
+                    ray.cancel(ref, force=True)
+                    mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", t0, relay)
+                    step.state, step.error = "cancelled", "interrupted by the user"
+                raise
+
+    def _begin_step(self, runner: Runner, request: RunRequest, step: StepRecord, emit: BatchSink,
+                    on_run_event, env: dict[str, str] | None = None) -> tuple[Job, EventSink] | None:
+        """Prepare the step's run folder; ``None`` (the step failed) when the request does not validate."""
         step.state = "running"
         try:
             job = runner.prepare(request)
         except Exception as exc:
             step.state, step.error = "failed", str(exc)
-            return
+            return None
         job.env.update(env or {})
         self._jobs[step.index] = job
         step.run_dir = str(job.run_dir)
         self.save()
         sink = on_run_event(step) if on_run_event else None
+        total = len(self.steps)
 
         def relay(event: RunEvent) -> None:
             if sink is not None:
                 sink(event)
             emit(BatchEvent("run", step.index, total, step, event))
 
+        return job, relay
+
+    def _run_step(self, runner: Runner, request: RunRequest, step: StepRecord, emit: BatchSink,
+                  on_run_event, env: dict[str, str] | None = None) -> None:
+        begun = self._begin_step(runner, request, step, emit, on_run_event, env)
+        if begun is None:
+            return
+        job, relay = begun
         t0 = time.monotonic()
         try:
             record = runner.execute(job, relay)

@@ -54,6 +54,13 @@ class RunContext:
         if self.cancel_event.is_set():
             raise Cancelled()
 
+    def distributed(self):
+        """Join the data-parallel group a launcher (torchrun, accelerate) describes; a plain run is a group of
+        one. Trainers call it once and :meth:`~workbench.core.distributed.Distributed.leave` at the end."""
+        from workbench.core.distributed import join
+
+        return join(self.device)
+
     def log(self, message: str) -> None:
         self.logger.info(message)
 
@@ -82,8 +89,13 @@ class RunContext:
 
     def save_checkpoint(self, step: int, model, optimizer=None, scheduler=None, *,
                         signature: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
-        """Atomically write the run's checkpoint with optimizer, scheduler and RNG state."""
+        """Atomically write the run's checkpoint with optimizer, scheduler and RNG state (rank 0 of a
+        distributed run; the other ranks hold the same weights and write nothing)."""
+        from workbench.core.distributed import rank
         from workbench.core.training import save_checkpoint
+
+        if rank() != 0:
+            return self.checkpoint_path
 
         return save_checkpoint(self.checkpoint_path, step=step, model=model, optimizer=optimizer,
                                scheduler=scheduler, signature=signature, extra=extra)
@@ -99,8 +111,14 @@ class RunContext:
 
     def publish_model(self, card, files: dict[str, Path]) -> Path:
         """Put a trained model and its :class:`~workbench.core.specs.ModelCard` into the user's zoo; the
-        previous version of that id is kept, never overwritten."""
+        previous version of that id is kept, never overwritten. Rank 0 of a distributed run publishes alone."""
+        from workbench.core.distributed import rank
         from workbench.core.training import publish_model
+
+        if rank() != 0:
+            from workbench.core.assets import user_zoo
+
+            return user_zoo() / card.id
 
         folder = publish_model(card, files)
         self.log(f"model {card.id!r} published to {folder}")

@@ -1,7 +1,8 @@
 """Devices and backends discovered at run time: torch CUDA/CPU and ONNX Runtime CUDA/CPU.
 
 Asking for CUDA where there is none is an error, never a silent fallback; ``auto`` picks CUDA when
-present and the CPU otherwise.
+present and the CPU otherwise. A host that must not import torch (the GUI) answers the device questions
+itself through ``set_probe`` (e.g. from a subprocess).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -16,8 +18,40 @@ from workbench.core.errors import DeviceError
 from workbench.core.specs import TaskSpec
 
 
-@functools.lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class DeviceAnswer:
+    """What a device probe reports: torch's CUDA device names and whether ONNX Runtime can open a CUDA session."""
+
+    torch_cuda: tuple[str, ...]
+    onnx_cuda: bool
+
+
+DeviceProbe = Callable[[], DeviceAnswer]
+_PROBES: list[DeviceProbe] = []
+
+
+def set_probe(probe: DeviceProbe | None) -> None:
+    """Answer ``torch_cuda_devices``/``onnx_cuda_usable`` with ``probe`` instead of importing torch and ONNX
+    Runtime here; probes stack (``None`` removes the last one set), so nested users restore each other's."""
+    if probe is None:
+        if _PROBES:
+            _PROBES.pop()
+    else:
+        _PROBES.append(probe)
+
+
 def torch_cuda_devices() -> tuple[str, ...]:
+    """Names of torch's CUDA devices (empty without torch or CUDA)."""
+    return tuple(_PROBES[-1]().torch_cuda) if _PROBES else _local_torch_cuda_devices()
+
+
+def onnx_cuda_usable() -> bool:
+    """True when ONNX Runtime can really open a session on CUDA (not merely lists the provider)."""
+    return bool(_PROBES[-1]().onnx_cuda) if _PROBES else _local_onnx_cuda_usable()
+
+
+@functools.lru_cache(maxsize=1)
+def _local_torch_cuda_devices() -> tuple[str, ...]:
     try:
         import torch
     except ImportError:
@@ -28,8 +62,7 @@ def torch_cuda_devices() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def onnx_cuda_usable() -> bool:
-    """True when ONNX Runtime can really open a session on CUDA (not merely lists the provider)."""
+def _local_onnx_cuda_usable() -> bool:
     try:
 
         import onnxruntime as ort
@@ -143,7 +176,16 @@ def package_versions() -> dict[str, str]:
 
 def describe() -> dict[str, object]:
     """Everything ``workbench info`` prints: platform, versions, torch and ONNX Runtime devices."""
+    from workbench import __version__
+    from workbench.core.build_info import build_info
+    from workbench.core.plugin_folders import app_plugins_folder, plugin_folders
+
+    app_folder = app_plugins_folder()
     info: dict[str, object] = {
+        "workbench": __version__,
+        "build": build_info(),
+        "plugin_folders": [str(p) for p in plugin_folders()]
+        + ([f"{app_folder} (absent)"] if app_folder is not None and not app_folder.is_dir() else []),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": package_versions(),

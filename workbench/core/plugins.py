@@ -18,7 +18,7 @@ from typing import Literal
 
 import pluggy
 
-from workbench.core import assets, hookspecs
+from workbench.core import assets, hookspecs, plugin_folders
 from workbench.core.errors import RegistryError, UserError
 from workbench.core.registry import Registry, read_card
 
@@ -36,6 +36,7 @@ class PluginInfo:
     version: str = ""
     status: Literal["loaded", "failed", "disabled"] = "loaded"
     error: str = ""
+    source: str = ""
     traceback: str = ""
     tasks: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
@@ -119,8 +120,11 @@ class PluginHost:
             self._load("host", module, version="", builtin=True)
         if discover:
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                if ep.dist is not None and plugin_folders.is_extra(ep.dist):
+                    continue
                 version = ep.dist.version if ep.dist else ""
                 self._load(ep.name, ep, version=version)
+            self._load_folders()
         for name, target in {**_env_extra(), **(extra or {})}.items():
             self._load(name, target, version="")
         self._add_user_zoo()
@@ -154,6 +158,19 @@ class PluginHost:
             info.status = "failed"
             info.error = f"{type(exc).__name__}: {exc}"
             info.traceback = traceback.format_exc()
+
+    def _load_folders(self) -> None:
+        """Plugins from the extra plugin folders (wheels, unpacked packages); see :mod:`plugin_folders`."""
+        for found in plugin_folders.discover(group=ENTRY_POINT_GROUP):
+            name, error = found.name, found.error
+            if name in self.plugins:
+                name, error = f"{name} ({found.source.name})", f"a plugin named {name!r} is already installed"
+            if error:
+                self.plugins[name] = PluginInfo(name=name, module=str(found.source), version=found.version,
+                                                status="failed", error=error, source=str(found.source))
+            else:
+                self._load(name, found.entry, version=found.version)
+                self.plugins[name].source = str(found.source)
 
     def _call_hooks(self, name: str) -> None:
         """Call every hook of plugin ``name`` through pluggy, handing it a registry stamped with its name."""

@@ -148,12 +148,18 @@ class MetricsTable(Result):
 
 @dataclass
 class ScoreSet(Result):
-    """Detector scores per sample set: ``scores[detector][set] -> (n,)``. Higher means more in-distribution."""
+    """Detector scores per sample set: ``scores[detector][set] -> (n,)``. Higher means more in-distribution.
+
+    Optionally the items behind the scores, so a viewer can show the picture of a row: ``thumbnails[set]`` a
+    uint8 ``(n, h, w)`` or ``(n, h, w, 3)`` array, or ``item_paths[set]`` the n image files.
+    """
 
     kind: ClassVar[str] = "scores"
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     id_set: str = "id"
     groups: dict[str, str] = field(default_factory=dict)
+    thumbnails: dict[str, np.ndarray] = field(default_factory=dict)
+    item_paths: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def detectors(self) -> list[str]:
@@ -177,13 +183,19 @@ class ImageGrid(Result):
 
 @dataclass
 class Heatmap(Result):
-    """A map over an image. ``signed`` maps use a diverging scale centred at zero."""
+    """A map over an image. ``signed`` maps use a diverging scale centred at zero.
+
+    A map that explains a caption carries it as ``caption_words``, with ``caption_flags`` marking the words the
+    method flags (shown highlighted).
+    """
 
     kind: ClassVar[str] = "heatmap"
     image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
     heat: np.ndarray = field(default_factory=lambda: np.zeros((1, 1)))
     signed: bool = False
     label: str = ""
+    caption_words: list[str] = field(default_factory=list)
+    caption_flags: list[bool] = field(default_factory=list)
 
 
 @dataclass

@@ -229,24 +229,25 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
                 continue
             if line is None:
                 break
-            _relay(line, run_dir, record.id, emit)
+            relay_line(line, run_dir, record.id, emit)
     except KeyboardInterrupt:
         proc.kill()
         proc.wait()
-        _mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user", t0, emit)
+        mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user", t0, emit)
         raise
     code = proc.wait()
     if cancelled:
-        return _mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user (worker ended)", t0, emit)
+        return mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user (worker ended)", t0, emit)
     final = RunStore.load(run_dir)
     if not final.state.finished or final.state == RunState.INTERRUPTED:
         stderr_tail = (run_dir / "worker-stderr.txt").read_text(errors="replace")[-2000:]
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
-        return _mark_dead(run_dir, RunState.FAILED, f"worker process died ({how})", t0, emit, stderr_tail)
+        return mark_dead(run_dir, RunState.FAILED, f"worker process died ({how})", t0, emit, stderr_tail)
     return final
 
 
-def _relay(line: bytes, run_dir: Path, run_id: str, emit: EventSink) -> None:
+def relay_line(line: bytes | str, run_dir: Path, run_id: str, emit: EventSink) -> None:
+    """One JSON event line of a run executed elsewhere (worker stdout, Ray events file) back into ``emit``."""
     try:
         msg = json.loads(line)
     except json.JSONDecodeError:
@@ -256,7 +257,7 @@ def _relay(line: bytes, run_dir: Path, run_id: str, emit: EventSink) -> None:
     emit(RunEvent(**msg))
 
 
-def _mark_dead(run_dir: Path, state: RunState, error: str, t0: float, emit: EventSink, tb: str = "") -> RunRecord:
+def mark_dead(run_dir: Path, state: RunState, error: str, t0: float, emit: EventSink, tb: str = "") -> RunRecord:
     record = RunStore.load(run_dir)
     _finish(run_dir, record, state, t0, error=error, traceback=tb, partial=bool(record.results))
     emit(RunEvent("state", record.id, state=state.value, message=error))

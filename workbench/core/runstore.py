@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from workbench import __version__
 from workbench.core.atomic import atomic_write_text
+from workbench.core.distributed import launched, rank
 from workbench.core.errors import UserError
 from workbench.core.results import Result
 
@@ -101,6 +102,8 @@ class RunStore:
     def new_run(self, record_fields: dict[str, Any]) -> tuple[Path, RunRecord]:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{record_fields['task']}-{uuid.uuid4().hex[:6]}"
+        if launched():
+            run_id += f"-rank{rank()}"
         run_dir = self.root / run_id
         (run_dir / "results").mkdir(parents=True)
         record = RunRecord(id=run_id, **record_fields)

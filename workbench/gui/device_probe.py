@@ -3,9 +3,9 @@
 Asking torch about CUDA imports torch (seconds, hundreds of MB); a child process answers instead, so
 the window appears at once and stays light. Until the answer arrives only ``auto`` and ``cpu`` are offered.
 
-The same answer serves the core: ``install()`` makes ``workbench.core.devices`` ask the probe when a job's
-placement is resolved (``auto`` device, CUDA requested), so running a job never imports torch or ONNX Runtime
-into the window's process either - a worker subprocess job keeps them in the worker.
+The same answer serves the core: ``devices.set_probe(answer)`` makes ``workbench.core.devices`` ask the probe
+when a job's placement is resolved (``auto`` device, CUDA requested), so running a job never imports torch or
+ONNX Runtime into the window's process either - a worker subprocess job keeps them in the worker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import sys
 import threading
 
 from PySide6.QtCore import QObject, QProcess, Signal
+
+from workbench.core.devices import DeviceAnswer
 
 _PROBE = (
     "import json\n"
@@ -53,42 +55,10 @@ def probe(timeout: float = 300.0) -> dict:
         return _CACHE
 
 
-def _reset() -> None:
-    global _CACHE
-    with _LOCK:
-        _CACHE = None
-
-
-def _torch_cuda_devices() -> tuple[str, ...]:
-    return tuple(probe()["torch_cuda"])
-
-
-def _onnx_cuda_usable() -> bool:
-    return bool(probe()["onnx_cuda"])
-
-
-_torch_cuda_devices.cache_clear = _reset  # the lru_cache interface of the functions they stand in for
-_onnx_cuda_usable.cache_clear = _reset
-
-
-_INSTALLED: list[tuple] = []  # the core's own functions, while windows use the probe (one entry per window)
-
-
-def install() -> None:
-    """Answer the core's device questions from the probe in this process, until the matching ``uninstall``."""
-    from workbench.core import devices
-
-    _INSTALLED.append((devices.torch_cuda_devices, devices.onnx_cuda_usable))
-    devices.torch_cuda_devices = _torch_cuda_devices
-    devices.onnx_cuda_usable = _onnx_cuda_usable
-
-
-def uninstall() -> None:
-    """Undo one ``install``; the last one puts the core's own functions back."""
-    from workbench.core import devices
-
-    if _INSTALLED:
-        devices.torch_cuda_devices, devices.onnx_cuda_usable = _INSTALLED.pop()
+def answer() -> DeviceAnswer:
+    """The probe's answer in the core's terms: ``devices.set_probe(answer)`` makes job placement ask the probe."""
+    info = probe()
+    return DeviceAnswer(torch_cuda=tuple(info["torch_cuda"]), onnx_cuda=bool(info["onnx_cuda"]))
 
 
 class MachineDevices(QObject):

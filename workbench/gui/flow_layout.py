@@ -7,7 +7,7 @@ past the screen: its minimum width is that of its widest item, not the sum of al
 from __future__ import annotations
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt
-from PySide6.QtWidgets import QLayout, QLayoutItem, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLayout, QLayoutItem, QSizePolicy, QWidget, QWidgetItem
 
 
 class FlowLayout(QLayout):
@@ -25,6 +25,11 @@ class FlowLayout(QLayout):
 
     def addStretch(self, _stretch: int = 0) -> None:  # noqa: N802 - QBoxLayout-compatible no-op
         """Accepted for compatibility with the control bar's former QHBoxLayout; a flow has no stretch."""
+
+    def insertWidget(self, index: int, widget: QWidget) -> None:  # noqa: N802 - QBoxLayout-compatible
+        self.addChildWidget(widget)
+        self._items.insert(index, QWidgetItem(widget))
+        self.invalidate()
 
     def count(self) -> int:
         return len(self._items)

@@ -2,11 +2,19 @@
 
 The form is generated from the model alone: numbers with their ``ge/gt/le/lt`` range, ``Literal`` and
 ``Enum`` choices, booleans, path-like strings (named ``*path*``, ``*dir*``, ``*file*``, ``*folder*``, or
-typed ``Path``) with pickers, and anything else (lists, dicts) as YAML text.
+typed ``Path``) with pickers, lists of choices as checkable lists, lists of path-like strings as path lists,
+and anything else (other lists, dicts) as YAML text.
 
 A model may group its fields into boxes: per field with ``Field(..., json_schema_extra={"group": "Optimiser"})``
 or for the whole model with ``model_config = ConfigDict(json_schema_extra={"groups": {"Optimiser": ["lr", ...]}})``.
-Ungrouped fields come first; groups follow in the order their first field appears.
+Ungrouped fields come first; groups follow in the order their first field appears. A group titled "Advanced"
+starts collapsed.
+
+A field that applies only to some choices says so, per field with
+``json_schema_extra={"show_when": {"method": ["sc2pcr"]}}`` or for the model with
+``json_schema_extra={"show_when": {"sc2_k1": {"method": ["sc2pcr"]}}}``: it is hidden (and left at its default)
+unless every named field has one of the listed values (for a list field: contains one of them); a rule naming a
+field the model lacks is ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ from pydantic_core import PydanticUndefined
 
 from workbench.core.params import format_validation_error
 
-EditorKind = Literal["bool", "choice", "int", "float", "path-file", "path-dir", "text", "yaml"]
+EditorKind = Literal["bool", "choice", "choices", "int", "float", "path-file", "path-dir", "paths-file", "paths-dir",
+                     "text", "yaml"]
 _DIR_WORDS = ("dir", "folder", "root")
 _FILE_WORDS = ("path", "file", "checkpoint", "weights")
 
@@ -48,6 +57,18 @@ class FieldPlan:
     high_open: bool = False
     help: str = ""
     group: str = ""
+    show_when: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """Whether the field matters with the form's current ``values`` (see ``show_when``)."""
+        for name, allowed in self.show_when.items():
+            if name not in values:  # a rule about a field this form does not have (or leaves empty) holds
+                continue
+            value = values[name]
+            chosen = value if isinstance(value, (list, tuple, set)) else [value]
+            if not any(v in allowed for v in chosen):
+                return False
+        return True
 
     @property
     def range_text(self) -> str:
@@ -90,6 +111,17 @@ def plan_field(name: str, info: FieldInfo) -> FieldPlan:
     lowered = name.lower()
     if annotation is bool:
         return FieldPlan(kind="bool", **common)
+    if typing.get_origin(annotation) in (list, tuple, set) and len(typing.get_args(annotation)) == 1:
+        item = typing.get_args(annotation)[0]
+        if typing.get_origin(item) is Literal:
+            return FieldPlan(kind="choices", choices=typing.get_args(item), **common)
+        if isinstance(item, type) and issubclass(item, enum.Enum):
+            values = [v.value if isinstance(v, enum.Enum) else v for v in (default or [])]
+            return FieldPlan(kind="choices", choices=tuple(m.value for m in item), **{**common, "default": values})
+        is_path_item = isinstance(item, type) and issubclass(item, pathlib.PurePath)
+        if is_path_item or (item is str and any(w in lowered for w in _DIR_WORDS + _FILE_WORDS + ("images",))):
+            kind = "paths-dir" if any(w in lowered for w in _DIR_WORDS) else "paths-file"
+            return FieldPlan(kind=kind, **{**common, "default": [str(v) for v in (default or [])]})
     if typing.get_origin(annotation) is Literal:
         return FieldPlan(kind="choice", choices=typing.get_args(annotation), **common)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -122,9 +154,22 @@ def _groups(model: type[BaseModel]) -> dict[str, str]:
     return out
 
 
+def _show_when(model: type[BaseModel]) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Field name -> {controlling field: allowed values}, from the model's and each field's ``show_when``."""
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    extra = model.model_config.get("json_schema_extra")
+    declared = extra.get("show_when") if isinstance(extra, dict) else None
+    for name, rule in (declared or {}).items():
+        out[str(name)] = {str(k): tuple(v) for k, v in rule.items()}
+    for name, info in model.model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and isinstance(info.json_schema_extra.get("show_when"), dict):
+            out[name] = {str(k): tuple(v) for k, v in info.json_schema_extra["show_when"].items()}
+    return out
+
+
 def plan_form(model: type[BaseModel]) -> list[FieldPlan]:
-    groups = _groups(model)
-    return [dataclasses.replace(plan_field(name, info), group=groups.get(name, ""))
+    groups, shown = _groups(model), _show_when(model)
+    return [dataclasses.replace(plan_field(name, info), group=groups.get(name, ""), show_when=shown.get(name, {}))
             for name, info in model.model_fields.items()]
 
 

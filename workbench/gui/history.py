@@ -26,9 +26,13 @@ ROLE = Qt.ItemDataRole.UserRole
 
 
 class RunHistory(QWidget):
-    """``open_requested(run_dir, record)`` when a run is double-clicked or "Open" is pressed."""
+    """``open_requested(run_dir, record)`` when a run is double-clicked or "Open" is pressed;
+    ``load_requested(record)`` to put its parameters back into the form, ``rerun_requested(record)`` to run it
+    again as it was."""
 
     open_requested = Signal(object, object)
+    load_requested = Signal(object)
+    rerun_requested = Signal(object)
 
     def __init__(self, store: RunStore, titles: dict[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +50,7 @@ class RunHistory(QWidget):
         layout.addWidget(self.tree)
         buttons = QHBoxLayout()
         for text, slot in (("Refresh", self.refresh), ("Open results", self._open_selected),
+                           ("Load parameters", self._load_selected), ("Re-run", self._rerun_selected),
                            ("Export session as recipe…", self.export_session_dialog),
                            ("Export selected as recipe…", self._export_selected)):
             button = QPushButton(text)
@@ -82,6 +87,15 @@ class RunHistory(QWidget):
     def _open_selected(self) -> None:
         for run_dir, record in self._selected():
             self.open_requested.emit(run_dir, record)
+
+    def _load_selected(self) -> None:
+        selected = self._selected()
+        if selected:
+            self.load_requested.emit(selected[0][1])
+
+    def _rerun_selected(self) -> None:
+        for _, record in sorted(self._selected(), key=lambda pair: pair[1].id):
+            self.rerun_requested.emit(record)
 
     def session_records(self) -> list[RunRecord]:
         """This session's runs in the order they were started (only completed ones replay meaningfully)."""

@@ -61,7 +61,8 @@ class JobRow(QWidget):
 
 
 class JobQueueView(QWidget):
-    """All jobs of this session, newest at the bottom; elapsed times tick while jobs run."""
+    """All jobs of this session, newest at the bottom (scrolled into view when added); elapsed times tick while
+    jobs run."""
 
     def __init__(self, manager: JobManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,13 +70,15 @@ class JobQueueView(QWidget):
         self.rows: dict[int, JobRow] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         inner = QWidget()
         self.list = QVBoxLayout(inner)
         self.list.addStretch(1)
         scroll.setWidget(inner)
         outer.addWidget(scroll)
+        self._follow_new = False
+        scroll.verticalScrollBar().rangeChanged.connect(self._show_newest)
         self.empty = QLabel("No jobs yet: pick a task and press Run.")
         self.list.insertWidget(0, self.empty)
         manager.added.connect(self._add)
@@ -90,6 +93,12 @@ class JobQueueView(QWidget):
         row = JobRow(entry, self.manager)
         self.rows[entry.key] = row
         self.list.insertWidget(self.list.count() - 1, row)
+        self._follow_new = True  # scrolled to once the layout has grown the list (rangeChanged)
+
+    def _show_newest(self, _low: int, high: int) -> None:
+        if self._follow_new:
+            self._follow_new = False
+            self.scroll.verticalScrollBar().setValue(high)
 
     def _refresh(self, entry: JobEntry) -> None:
         if entry.key in self.rows:

@@ -9,27 +9,36 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QPlainTextEdit,
+    QStyle,
+    QSystemTrayIcon,
     QTabBar,
     QTabWidget,
+    QToolButton,
     QWidget,
 )
 
-from workbench.core import assets
+from workbench.core import assets, devices
 from workbench.core.plugins import PluginHost, PluginInfo, get_host
 from workbench.core.results import Result
 from workbench.core.runner import RunEvent, RunRequest
 from workbench.core.runstore import RunRecord, RunStore
 from workbench.core.specs import SampleSpec, TaskSpec, resolve_entry
 from workbench.gui import device_probe
+from workbench.gui import settings as memory
 from workbench.gui.device_probe import MachineDevices
 from workbench.gui.error_panel import ErrorPanel
+from workbench.gui.help_info import about_html, docs_location, log_folder
 from workbench.gui.history import RunHistory
 from workbench.gui.job_queue import JobQueueView
 from workbench.gui.jobs import JobEntry, JobManager
@@ -40,8 +49,9 @@ WELCOME = """<h2>Alignment Workbench</h2>
 <p>Pick a task on the left, fill its parameters on the right and press <b>Run</b>.
 Each run opens here in its own tab, one sub-tab per result (Ctrl+W closes a tab); jobs, the log and
 past runs are in the docks below.</p>
-<p>Drop a file or folder onto the window to fill the task's path field, or a run folder to reopen it.
-Double-click a sample world to look inside it.</p>"""
+<p>Drop a file or folder onto the window to fill the task's path field, a recipe to run it, or a run folder
+to reopen it (File &gt; Open does the same). Double-click a sample world to look inside it; the run history
+loads a past run's parameters back into the form or runs it again.</p>"""
 
 
 class _SampleSignals(QObject):
@@ -100,11 +110,29 @@ class RunTab(QTabWidget):
         view = self.views.get(name)
         return view if view is not None and self.indexOf(view) >= 0 else None
 
+    def link_siblings(self) -> None:
+        """Several results of one kind (a scene's boxes per scene, a map per item) get "◀ k/n ▶" to step through
+        them in place."""
+        by_kind: dict[str, list[QWidget]] = {}
+        for index in range(self.count()):
+            view = self.widget(index)
+            if hasattr(view, "set_steps"):
+                by_kind.setdefault(view.result.kind, []).append(view)
+        for views in by_kind.values():
+            if len(views) > 1:
+                for i, view in enumerate(views):
+                    view.set_steps(i, len(views), lambda k, views=views: self.setCurrentWidget(views[k]))
+
 
 class MainWindow(QMainWindow):
-    """``result_shown(run_id, Result)`` fires whenever a result tab is created or updated."""
+    """``result_shown(run_id, Result)`` fires whenever a result tab is created or updated.
+
+    ``long_job_s``: a job that ran at least this long and ends while the window is in the background raises a
+    desktop notification (the tray's message where there is a tray, else the status bar and a taskbar alert).
+    """
 
     result_shown = Signal(str, object)
+    long_job_s = 20.0
 
     def __init__(self, host: PluginHost | None = None, store: RunStore | None = None, parallel_jobs: int = 1) -> None:
         super().__init__()
@@ -113,12 +141,16 @@ class MainWindow(QMainWindow):
         size = QSize(1400, 880)
         self.resize(size.boundedTo(screen.availableGeometry().size()) if screen is not None else size)
         self.setAcceptDrops(True)
+        self.settings = memory.open_settings()
+        self._tray: QSystemTrayIcon | None = None
+        self.last_notice: tuple[str, str, str] | None = None
+        self._log_file = None
         self.host = host or get_host()
         self.store = store or RunStore(assets.runs_dir())
         self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
         self.views: dict[tuple[str, str], QWidget] = {}
         self.run_tabs: dict[str, RunTab] = {}
-        device_probe.install()  # resolving a job's device asks the probe's subprocess, never torch in here
+        devices.set_probe(device_probe.answer)  # a job's placement asks the probe's subprocess, never torch in here
         self._probe_installed = True
         self.machine = MachineDevices(self)
         self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
@@ -127,6 +159,14 @@ class MainWindow(QMainWindow):
 
         self.tabs = ResultTabs()
         self.tabs.tabCloseRequested.connect(self._close_tab)
+        self.tab_list = QMenu("Open tabs", self)
+        self.tab_list.aboutToShow.connect(self._fill_tab_list)
+        tab_button = QToolButton()
+        tab_button.setText("☰")
+        tab_button.setToolTip("list of open tabs")
+        tab_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        tab_button.setMenu(self.tab_list)
+        self.tabs.setCornerWidget(tab_button, Qt.Corner.TopRightCorner)
         welcome = QLabel(WELCOME)
         welcome.setWordWrap(True)
         welcome.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -163,10 +203,13 @@ class MainWindow(QMainWindow):
         self.jobs.finished.connect(self._job_finished)
         self.jobs.batch_finished.connect(self._batch_finished)
         self.history.open_requested.connect(self.open_run)
+        self.history.load_requested.connect(self.load_request)
+        self.history.rerun_requested.connect(self.rerun)
         loaded = [p for p in self.host.plugins.values() if p.status == "loaded" and p.name != "host"]
         failed = self.host.failed()
         self.statusBar().showMessage(f"{len(loaded)} plugins loaded, {len(failed)} failed, "
                                      f"{len(self.host.registry.tasks)} tasks")
+        self._restore_layout()
         QTimer.singleShot(300, self.machine.start)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -176,28 +219,82 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work with the menu bar hidden too
+        return action
+
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_recipe = QAction("Open recipe…", self)
-        open_recipe.setShortcut(QKeySequence.StandardKey.Open)
-        open_recipe.triggered.connect(self.open_recipe_dialog)
-        file_menu.addAction(open_recipe)
-        export = QAction("Export session as recipe…", self)
-        export.triggered.connect(self.history.export_session_dialog)
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        close_tab = QAction("Close tab", self)
-        close_tab.setShortcuts(list(dict.fromkeys([QKeySequence("Ctrl+W"),
-                                                   *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)])))
-        close_tab.triggered.connect(self.close_current_tab)
-        self.addAction(close_tab)
-        file_menu.addAction(export)
-        file_menu.addAction(close_tab)
-        file_menu.addAction(quit_action)
+        self._action(file_menu, "Open recipe…", self.open_recipe_dialog, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open run folder…", self.open_run_dialog, "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Open recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action(file_menu, "Export session as recipe…", self.history.export_session_dialog)
+        file_menu.addSeparator()
+        close_keys = list(dict.fromkeys([QKeySequence("Ctrl+W"),
+                                         *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]))
+        self._action(file_menu, "Close tab", self.close_current_tab, close_keys)
+        self._action(file_menu, "Close all tabs", self.close_all_tabs, "Ctrl+Shift+W")
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addMenu(self.tab_list)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Documentation", self.open_docs, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "Open log folder", self.open_log_folder)
+        self._action(help_menu, "About Alignment Workbench", self.show_about)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        paths = memory.recent_files(self.settings)
+        for path in paths:
+            action = self.recent_menu.addAction(f"{path.name}  ({path.parent})")
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if not paths:
+            self.recent_menu.addAction("(nothing opened yet)").setEnabled(False)
+
+    def _fill_tab_list(self) -> None:
+        self.tab_list.clear()
+        for index in range(self.tabs.count()):
+            action = self.tab_list.addAction(self.tabs.tabText(index))
+            action.setCheckable(True)
+            action.setChecked(index == self.tabs.currentIndex())
+            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+        self.tab_list.addSeparator()
+        self.tab_list.addAction("Close all tabs", self.close_all_tabs)
+
+    # --- help ---------------------------------------------------------------------------------------
+    def open_docs(self) -> QUrl:
+        """Open the README (source installs) in the desktop's viewer; a wheel install says where to look."""
+        readme = docs_location()
+        if readme is None:
+            self.statusBar().showMessage("documentation: the project's README and docs/; `workbench --help` "
+                                         "and `workbench run TASK --help` describe every command and task", 15000)
+            return QUrl()
+        url = QUrl.fromLocalFile(str(readme))
+        QDesktopServices.openUrl(url)
+        return url
+
+    def open_log_folder(self) -> QUrl:
+        url = QUrl.fromLocalFile(str(log_folder()))
+        QDesktopServices.openUrl(url)
+        return url
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, "About Alignment Workbench", about_html(self.host),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.open()
+        return box
 
     # --- tasks and jobs -----------------------------------------------------------------------------
     def select_task(self, spec: TaskSpec | str) -> None:
@@ -210,15 +307,58 @@ class MainWindow(QMainWindow):
                                 f"<br>cannot run: {html.escape(reason, quote=False)}")
             return
         self.form.set_task(spec)
+        last = memory.last_request(self.settings, spec.id)
+        if last:
+            self.form.apply_request(last)
 
     def submit(self, request: RunRequest) -> JobEntry:
-        entry = self.jobs.submit(request, self.titles.get(request.task, request.task))
+        title = self.titles.get(request.task, request.task)
+        memory.remember_request(self.settings, request.task, request.model_dump(
+            include={"params", "backend", "device", "seed", "execution"}, mode="json"))
+        entry = self.jobs.submit(request, title)
         self.append_log(f"queued {request.task} (backend {request.backend}, device {request.device})")
+        self.statusBar().showMessage(f"queued {title}", 8000)
+        self._jobs_dock.raise_()
         return entry
 
-    def open_recipe_dialog(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
+    def load_request(self, record: RunRecord) -> bool:
+        """Put a past run's parameters and placement back into the form (its task chosen); False when the task
+        is not installed any more."""
+        if record.task not in self.host.registry.tasks:
+            self.statusBar().showMessage(f"{record.id}: task {record.task} is not installed", 8000)
+            return False
+        self.browser.select_task(record.task)
+        if self.form.spec is None or self.form.spec.id != record.task:
+            return False
+        self.form.apply_request({**record.request(), "execution": record.execution})
+        self._params_dock.raise_()
+        self.statusBar().showMessage(f"parameters of {record.id} loaded into the form", 8000)
+        return True
 
+    def rerun(self, record: RunRecord) -> JobEntry | None:
+        """Run a past run again with its recorded request (parameters, backend, device, seed)."""
+        if record.task not in self.host.registry.tasks:
+            self.statusBar().showMessage(f"{record.id}: task {record.task} is not installed", 8000)
+            return None
+        return self.submit(RunRequest(**record.request()))
+
+    def open_run_dialog(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Open run folder", str(self.store.root))
+        if name:
+            self.open_path(Path(name))
+
+    def open_path(self, path: Path) -> None:
+        """Open a run folder (its results) or a recipe (its steps), as File > Open and dropping do."""
+        path = Path(path)
+        if (path / "run.json").is_file():
+            self.open_run(path)
+        elif path.suffix in (".yaml", ".yml") and path.is_file():
+            self.open_recipe(path)
+        else:
+            self.show_error(f"{path.name} cannot be opened", f"{path} is neither a run folder (it has no run.json) "
+                            "nor a recipe (.yaml/.yml file)")
+
+    def open_recipe_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open recipe", str(assets.resource("recipes")),
                                               "Recipe (*.yaml *.yml)")
         if name:
@@ -230,8 +370,6 @@ class MainWindow(QMainWindow):
         The batch folder (``$WORKBENCH_HOME/batches/...`` unless ``folder``) gets ``recipe.yaml``, the runs,
         ``batch.json`` and the report, exactly as ``workbench batch`` writes them.
         """
-        from PySide6.QtWidgets import QMessageBox
-
         from workbench.core.batch import Batch
         from workbench.core.errors import UserError
 
@@ -248,6 +386,7 @@ class MainWindow(QMainWindow):
             box.setDetailedText(steps + ("\n\nnotes:\n" + "\n".join(batch.record.notes) if batch.record.notes else ""))
             if box.exec() != QMessageBox.StandardButton.Ok:
                 return None
+        memory.add_recent_file(self.settings, Path(path))
         for note in batch.record.notes:
             self.append_log(f"note: {note}")
         self.append_log(f"recipe {path}: {len(batch.steps)} steps into {batch.folder}")
@@ -259,7 +398,7 @@ class MainWindow(QMainWindow):
         counts = ", ".join(f"{n} {state}" for state, n in record.counts().items())
         message = f"recipe {record.name}: {record.state} ({counts}); summary {batch.json_path}"
         self.append_log(message + (f"; report {record.report}" if record.report else ""))
-        self.statusBar().showMessage(message, 15000)
+        self.notify(f"recipe {record.name} {record.state}", message, always=True)
         if error:
             self.show_error(f"recipe {record.name}", error)
 
@@ -270,16 +409,44 @@ class MainWindow(QMainWindow):
             self.append_log(f"[{entry.title}] {ev.message}")
         elif ev.kind == "state":
             self.append_log(f"[{entry.title}] {ev.state}" + (f": {ev.message}" if ev.message else ""))
+            if ev.state == "running":
+                self.statusBar().showMessage(f"started {entry.title}", 8000)
 
     def _job_finished(self, entry: JobEntry) -> None:
         if entry.record is not None:
             self.history.add_session_run(entry.record.id)
         if entry.state == "failed":
             self.show_error(f"{entry.title} failed", entry.error, entry.traceback)
+        message = f"{entry.title} {entry.state} in {entry.elapsed():.1f} s"
         self.append_log(f"[{entry.title}] finished: {entry.state} in {entry.elapsed():.1f} s")
+        self.notify(f"{entry.title} {entry.state}", message, always=entry.elapsed() >= self.long_job_s)
+
+    def notify(self, title: str, message: str, always: bool = False) -> str:
+        """Say ``message`` in the status bar; when ``always`` and the window is in the background, also as a
+        desktop notification. Returns where it went: "status", "tray" or "alert" (taskbar, no tray)."""
+        self.statusBar().showMessage(message, 15000)
+        channel = "status" if not always or self.isActiveWindow() else self._desktop_notice(title, message)
+        self.last_notice = (channel, title, message)
+        return channel
+
+    def _desktop_notice(self, title: str, message: str) -> str:
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon), self)
+                self._tray.setToolTip("Alignment Workbench")
+            self._tray.show()
+            self._tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 10000)
+            return "tray"
+        QApplication.alert(self)
+        return "alert"
 
     def append_log(self, line: str) -> None:
+        """A line in the Log dock and in ``gui.log`` in the log folder (Help > Open log folder)."""
         self.log.appendPlainText(line)
+        if self._log_file is None:
+            self._log_file = open(log_folder() / "gui.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        self._log_file.write(f"{line}\n")
+        self._log_file.flush()
 
     # --- result tabs --------------------------------------------------------------------------------
     def run_tab(self, run_id: str, title: str = "") -> RunTab:
@@ -310,6 +477,7 @@ class MainWindow(QMainWindow):
             self.views[key] = tab.views[result.name] = view
             index = tab.addTab(view, result.title or result.name)
             tab.setTabToolTip(index, f"{result.kind} '{result.name}' from {run_id}")
+            tab.link_siblings()
             self.focus_view(view)
         self.result_shown.emit(run_id, result)
         return view
@@ -348,6 +516,10 @@ class MainWindow(QMainWindow):
         if self.tabs.count():
             self._close_tab(self.tabs.currentIndex())
 
+    def close_all_tabs(self) -> None:
+        while self.tabs.count():
+            self._close_tab(self.tabs.count() - 1)
+
     def _plugin_selected(self, info: PluginInfo) -> None:
         tasks = ", ".join(info.tasks) or "no tasks"
         self.form.show_info(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
@@ -367,6 +539,7 @@ class MainWindow(QMainWindow):
         if record.state.value in ("failed", "interrupted"):
             self.show_error(f"{self.titles.get(record.task, record.task)} {record.state.value}",
                             record.error, record.traceback)
+        memory.add_recent_file(self.settings, Path(run_dir))
         self.append_log(f"opened {run_dir}")
 
     def open_sample(self, spec: SampleSpec) -> None:
@@ -395,10 +568,8 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def drop_path(self, path: Path) -> None:
-        if (path / "run.json").is_file():
-            self.open_run(path)
-        elif path.suffix in (".yaml", ".yml") and path.is_file():
-            self.open_recipe(path)
+        if (path / "run.json").is_file() or (path.suffix in (".yaml", ".yml") and path.is_file()):
+            self.open_path(path)
         elif self.form.set_path(path):
             self.append_log(f"{path} put into the form")
         else:
@@ -414,11 +585,41 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._left_dock, self._params_dock], [320, 360], Qt.Orientation.Horizontal)
             self.resizeDocks([self._jobs_dock], [170], Qt.Orientation.Vertical)
 
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self._sized_docks = self.restoreState(state)
+
+    def confirm_quit(self) -> bool:
+        """With jobs still running or queued, ask before quitting (quitting cancels them)."""
+        running = self.jobs.running()
+        if not running:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit Alignment Workbench",
+                          f"{len(running)} job(s) are still running or queued: {running[0].title}"
+                          + (" …" if len(running) > 1 else "") + ". Quit and cancel them?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if not self.confirm_quit():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
         self.jobs.cancel_all()
         self.jobs.wait(5000)
         self.machine.stop()
         if self._probe_installed:
             self._probe_installed = False
-            device_probe.uninstall()
+            devices.set_probe(None)
+        if self._tray is not None:
+            self._tray.hide()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
         super().closeEvent(event)

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -65,9 +67,13 @@ class _WheelNeedsFocus:
 
 
 class FormComboBox(_WheelNeedsFocus, QComboBox):
+    """A drop-down that may shrink below its longest choice (a narrow dock never scrolls sideways)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._init_wheel()
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(8)
 
 
 class FormSpinBox(_WheelNeedsFocus, QSpinBox):
@@ -90,6 +96,90 @@ def _spin_range(plan: FieldPlan) -> tuple[int, int] | None:
     return low, high
 
 
+class ChoiceList(QListWidget):
+    """A list field of choices: one checkable item per choice, as tall as its items (up to ten)."""
+
+    changed = Signal()
+
+    def __init__(self, choices: tuple[Any, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        for choice in choices:
+            item = QListWidgetItem(str(choice))
+            item.setData(Qt.ItemDataRole.UserRole, choice)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.addItem(item)
+        rows = min(len(choices), 10)
+        self.setFixedHeight(rows * self.sizeHintForRow(0) + 2 * self.frameWidth() + 2 if rows else 24)
+        self.itemChanged.connect(self.changed)
+
+    def value(self) -> list[Any]:
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())
+                if self.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_value(self, values: Any) -> None:
+        wanted = [v.value if isinstance(v, enum.Enum) else v for v in (values or [])]
+        self.blockSignals(True)
+        for i in range(self.count()):
+            checked = self.item(i).data(Qt.ItemDataRole.UserRole) in wanted
+            self.item(i).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.blockSignals(False)
+        self.changed.emit()
+
+
+class PathList(QWidget):
+    """A list field of files or folders: the chosen paths, with Add… (a picker) and Remove."""
+
+    changed = Signal()
+
+    def __init__(self, folders: bool, label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folders, self.label = folders, label
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.list = QListWidget()
+        self.list.setMaximumHeight(90)
+        layout.addWidget(self.list)
+        buttons = QHBoxLayout()
+        self.add = QPushButton("Add folder…" if folders else "Add files…")
+        self.add.clicked.connect(self._pick)
+        self.remove = QPushButton("Remove")
+        self.remove.clicked.connect(self._remove_selected)
+        buttons.addWidget(self.add)
+        buttons.addWidget(self.remove)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+    def value(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def set_value(self, values: Any) -> None:
+        self.list.clear()
+        self.list.addItems([str(v) for v in (values or [])])
+        self.changed.emit()
+
+    def add_paths(self, paths: list[str]) -> None:
+        self.set_value([*self.value(), *(p for p in paths if p not in self.value())])
+
+    def _pick(self) -> None:
+        if self.folders:
+            chosen = QFileDialog.getExistingDirectory(self, self.label)
+            self.add_paths([chosen] if chosen else [])
+        else:
+            chosen, _ = QFileDialog.getOpenFileNames(self, self.label)
+            self.add_paths(chosen)
+
+    def _remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+        self.changed.emit()
+
+
+def _place(plan: FieldPlan) -> tuple[bool, bool]:
+    """Form order: ungrouped fields (the key choices), then the groups, "Advanced" last; the model's order kept."""
+    return bool(plan.group), plan.group.lower().startswith("advanced")
+
+
 class FieldEditor(QWidget):
     """One generated editor plus its validation label; ``changed`` fires on every edit."""
 
@@ -106,7 +196,14 @@ class FieldEditor(QWidget):
         self.combo: QComboBox | None = None
         self.line: QLineEdit | None = None
         self.spin: QSpinBox | None = None
-        if plan.kind == "bool":
+        self.items: ChoiceList | PathList | None = None
+        if plan.kind in ("choices", "paths-file", "paths-dir"):
+            self.items = (ChoiceList(plan.choices) if plan.kind == "choices"
+                          else PathList(plan.kind == "paths-dir", plan.label))
+            self.items.set_value(plan.default)
+            self.items.changed.connect(self.changed)
+            row.addWidget(self.items, 1)
+        elif plan.kind == "bool":
             self.check = QCheckBox()
             self.check.setChecked(bool(plan.default))
             self.check.toggled.connect(self.changed)
@@ -137,8 +234,6 @@ class FieldEditor(QWidget):
                 pick.setToolTip("choose a folder" if plan.kind == "path-dir" else "choose a file")
                 pick.clicked.connect(self._pick)
                 row.addWidget(pick)
-        if plan.range_text:
-            row.addWidget(QLabel(plan.range_text.replace("value", "x")))
         self.reset = QToolButton()
         self.reset.setText("↺")
         self.reset.setObjectName(f"reset-{plan.name}")
@@ -146,13 +241,15 @@ class FieldEditor(QWidget):
         self.reset.clicked.connect(self.restore_default)
         self.reset.setVisible(not plan.required)
         row.addWidget(self.reset)
-        self.description = QLabel(plan.help)
+        allowed = f"allowed: {plan.range_text}" if plan.range_text else ""
+        self.description = QLabel(" ".join(filter(None, [plan.help, f"({allowed})" if allowed and plan.help
+                                                         else allowed])))
         self.description.setWordWrap(True)
         self.description.setStyleSheet(HELP_STYLE)
         font = self.description.font()
         font.setPointSizeF(max(font.pointSizeF() - 1, 6))
         self.description.setFont(font)
-        self.description.setVisible(bool(plan.help))
+        self.description.setVisible(bool(self.description.text()))
         layout.addWidget(self.description)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
@@ -166,6 +263,8 @@ class FieldEditor(QWidget):
 
     def is_default(self) -> bool:
         """True while the field shows its default (what an untouched form would run with)."""
+        if self.items is not None:
+            return self.items.value() == list(self.plan.default or [])
         if self.check is not None:
             return self.check.isChecked() == bool(self.plan.default)
         if self.combo is not None:
@@ -189,6 +288,8 @@ class FieldEditor(QWidget):
             self.set_value(chosen)
 
     def value(self) -> tuple[bool, Any]:
+        if self.items is not None:
+            return True, self.items.value()
         if self.check is not None:
             return True, self.check.isChecked()
         if self.combo is not None:
@@ -200,7 +301,9 @@ class FieldEditor(QWidget):
     def set_value(self, value: Any) -> None:
         if isinstance(value, enum.Enum):
             value = value.value
-        if self.check is not None:
+        if self.items is not None:
+            self.items.set_value(value)
+        elif self.check is not None:
             self.check.setChecked(bool(value))
         elif self.combo is not None:
             index = self.combo.findData(value)
@@ -283,26 +386,53 @@ class ParamForm(QWidget):
                            f"{spec.description}")
         plans = plan_form(spec.params)
         self.groups = {}
-        for plan in sorted(plans, key=lambda p: bool(p.group)):  # ungrouped first, the model's order kept
+        for plan in sorted(plans, key=_place):
             layout = self.fields
             if plan.group:
                 if plan.group not in self.groups:
-                    box = QGroupBox(plan.group)
-                    box.setObjectName(f"group-{plan.group}")
-                    self.groups[plan.group] = box
-                    QFormLayout(box)
-                    self.fields.addRow(box)
+                    self.groups[plan.group] = self._group_box(plan.group)
                 layout = self.groups[plan.group].layout()
             editor = FieldEditor(plan)
             editor.changed.connect(self.revalidate)
             self.editors[plan.name] = editor
             label = QLabel(plan.label + (" *" if plan.required else ""))
+            label.setWordWrap(True)  # "correspondences path" takes two short lines, not the field's width
             label.setToolTip(plan.help)
             layout.addRow(label, editor)
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
         self.isolate.setChecked(heavy)
         self._fill_placement()
         self.revalidate()
+
+    def _group_box(self, title: str) -> QGroupBox:
+        """A box for a group of fields; "Advanced" starts collapsed (its title's check box shows it)."""
+        box = QGroupBox(title)
+        box.setObjectName(f"group-{title}")
+        QFormLayout(box)
+        if title.lower().startswith("advanced"):
+            box.setCheckable(True)
+            box.setChecked(False)
+            box.setToolTip("tick to show these settings; left alone, they keep their defaults")
+            box.toggled.connect(self._update_visibility)
+        self.fields.addRow(box)
+        return box
+
+    def shown(self, name: str) -> bool:
+        """Whether field ``name`` is on screen: its group is open and it applies to the current choices."""
+        editor = self.editors[name]
+        box = self.groups.get(editor.plan.group)
+        expanded = box is None or not box.isCheckable() or box.isChecked()
+        return expanded and editor.plan.applies(self._raw_values())
+
+    def _raw_values(self) -> dict[str, Any]:
+        return {name: value for name, editor in self.editors.items() for present, value in [editor.value()]
+                if present}
+
+    def _update_visibility(self) -> None:
+        for name, editor in self.editors.items():
+            box = self.groups.get(editor.plan.group)
+            layout = box.layout() if box is not None else self.fields
+            layout.setRowVisible(editor, self.shown(name))
 
     def _fill_placement(self) -> None:
         if self.spec is None:
@@ -325,22 +455,35 @@ class ParamForm(QWidget):
 
     # --- values ---------------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
-        out = {}
-        for name, editor in self.editors.items():
-            present, value = editor.value()
-            if present:
-                out[name] = value
-        return out
+        """The parameters to run with: fields that do not apply to the current choices are left out (so their
+        defaults hold)."""
+        raw = self._raw_values()
+        return {name: value for name, value in raw.items() if self.editors[name].plan.applies(raw)}
 
     def set_values(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
             if name in self.editors:
                 self.editors[name].set_value(value)
 
+    def apply_request(self, request: dict[str, Any]) -> None:
+        """Fill the form from a run request's fields (``params``, ``backend``, ``device``, ``seed``,
+        ``execution``): a past run loaded back, or the task's last parameters."""
+        self.set_values(request.get("params") or {})
+        for combo, key in ((self.backend, "backend"), (self.device, "device")):
+            index = combo.findText(str(request.get(key, "auto")))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        with contextlib.suppress(TypeError, ValueError):
+            self.seed.setValue(int(request.get("seed", self.seed.value())))
+        if request.get("execution") in ("worker", "inproc"):
+            self.isolate.setChecked(request["execution"] == "worker")
+        self.revalidate()
+
     def revalidate(self) -> str:
         """Validate the form; show messages beside fields; return the summary ('' when valid)."""
         if self.spec is None:
             return "no task chosen"
+        self._update_visibility()
         per_field, summary = field_errors(self.spec.params, self.values())
         for name, editor in self.editors.items():
             editor.show_error(per_field.get(name, ""))
@@ -351,10 +494,13 @@ class ParamForm(QWidget):
 
     def set_path(self, path: Path) -> bool:
         """Put a dropped file or folder into the first matching path field; False when there is none."""
-        wanted = "path-dir" if path.is_dir() else "path-file"
+        kind = "dir" if path.is_dir() else "file"
         for editor in self.editors.values():
-            if editor.plan.kind == wanted:
+            if editor.plan.kind == f"path-{kind}":
                 editor.set_value(str(path))
+                return True
+            if editor.plan.kind == f"paths-{kind}":
+                editor.items.add_paths([str(path)])
                 return True
         return False
 

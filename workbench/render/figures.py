@@ -152,7 +152,15 @@ def heatmap_figure(result: R.Heatmap, opacity: float = 0.5, colormap: str = "", 
     ax_overlay.set_title(result.label or "heatmap", fontsize=9)
     fig.colorbar(im, ax=ax_overlay, shrink=0.8)
     fig.suptitle(result.title or result.name, fontsize=10)
+    if result.caption_words:
+        fig.supxlabel(textwrap.fill("caption: " + caption_text(result, "[{}]"), width=110), fontsize=9)
     return fig
+
+
+def caption_text(result: R.Heatmap, flagged: str = "{}", plain: str = "{}") -> str:
+    """The caption a heatmap explains, each flagged word formatted with ``flagged``, the others with ``plain``."""
+    flags = list(result.caption_flags) + [False] * (len(result.caption_words) - len(result.caption_flags))
+    return " ".join((flagged if f else plain).format(w) for w, f in zip(result.caption_words, flags))
 
 
 def heatmap_grid_figure(result: R.HeatmapGrid, opacity: float = 0.5, colormap: str = "", scale: str = "auto",
@@ -225,7 +233,7 @@ def curves_figure(result: R.Curves, **_) -> Figure:
     ax = fig.subplots()
     for name, xy in result.series.items():
         xy = np.asarray(xy)
-        ax.plot(xy[0], xy[1], label=name, lw=1.2)
+        ax.plot(xy[0], xy[1], label=name, lw=1.2, marker="o" if xy.shape[-1] == 1 else None)  # one point shows
     ax.set_xlabel(result.x_label)
     ax.set_ylabel(result.y_label)
     if result.series:

@@ -56,6 +56,27 @@ class GroupedParams(BaseModel):
     tag: str = Field("", description="ungrouped too")
 
 
+class GuidedParams(BaseModel):
+    """Choices first, settings that apply to one method only, an Advanced group, list fields."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {"Advanced": ["batch_size", "beta_k"]},
+        "show_when": {"beta_k": {"method": ["beta"]}}})
+
+    method: Literal["alpha", "beta"] = Field("alpha", description="which method")
+    alpha_rate: float = Field(0.5, gt=0, description="alpha only",
+                              json_schema_extra={"show_when": {"method": ["alpha"]}})
+    beta_k: int = Field(5, ge=1, description="beta only")
+    detectors: list[Literal["msp", "energy", "knn"]] = Field(["msp", "knn"], min_length=1, description="checkable")
+    extra_dirs: list[str] = Field([], description="folders, one per set")
+    batch_size: int = Field(64, ge=1, le=4096, description="rarely changed")
+
+
+def guided(params: GuidedParams, ctx):
+    yield Progress(1.0, f"{params.method} {params.detectors} {params.extra_dirs}")
+    return []
+
+
 def grouped(params: GroupedParams, ctx):
     yield Progress(1.0, f"lr={params.lr} epochs={params.epochs}")
     return []
@@ -108,3 +129,4 @@ def workbench_register_tasks(registry) -> None:
     registry.add_task(_task("fake.live-curve", "live_curve", LongParams))
     registry.add_task(_task("fake.every-field", "echo", EveryFieldParams))
     registry.add_task(_task("fake.grouped", "grouped", GroupedParams))
+    registry.add_task(_task("fake.guided", "guided", GuidedParams))

@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -48,6 +50,31 @@ class ResultView(QWidget):
         layout.addLayout(self.body, 1)
         self.save_button = QPushButton("Save as PNG…")
         self.save_button.clicked.connect(self._save_dialog)
+        self.step_bar: QWidget | None = None
+
+    def set_steps(self, index: int, total: int, go) -> None:
+        """Show "◀ index/total ▶" in the control bar; the arrows call ``go(index ± 1)`` (a run's several results
+        of one kind - scenes, items - stepped through in place)."""
+        if self.step_bar is None:
+            self.step_bar = QWidget()
+            row = QHBoxLayout(self.step_bar)
+            row.setContentsMargins(0, 0, 0, 0)
+            self.step_prev, self.step_label, self.step_next = QPushButton("◀"), QLabel(), QPushButton("▶")
+            for button in (self.step_prev, self.step_next):
+                button.setFixedWidth(32)
+            row.addWidget(self.step_prev)
+            row.addWidget(self.step_label)
+            row.addWidget(self.step_next)
+            self.controls.insertWidget(0, self.step_bar)
+        for button in (self.step_prev, self.step_next):
+            with contextlib.suppress(RuntimeError):  # not connected yet
+                button.clicked.disconnect()
+        self.step_prev.clicked.connect(lambda: go(index - 1))
+        self.step_next.clicked.connect(lambda: go(index + 1))
+        self.step_prev.setEnabled(index > 0)
+        self.step_next.setEnabled(index < total - 1)
+        self.step_label.setText(f"{index + 1} / {total}")
+        self.step_bar.setToolTip(f"{total} results of kind {self.result.kind} in this run")
 
     def finish_controls(self) -> None:
         """Call after subclasses added their controls: Save comes last."""
@@ -104,9 +131,18 @@ def add_labelled(view: ResultView, label: str, widget: QWidget) -> QWidget:
     return widget
 
 
+def _limits(figure) -> list[tuple]:
+    """Each 2-D axes' view limits (3-D axes turn with the mouse instead; they are left out)."""
+    return [(ax.get_xlim(), ax.get_ylim()) for ax in figure.axes if getattr(ax, "name", "") != "3d"]
+
+
 class FigureView(ResultView):
     """Shows ``build_figure(result, **figure_options())`` in a scrollable canvas between 0.7x and 1.5x the
-    figure's own size (so it keeps roughly the headless picture's proportions); redraws are debounced."""
+    figure's own size (so it keeps roughly the headless picture's proportions); redraws are debounced.
+
+    matplotlib's navigation toolbar above the canvas zooms and pans every figure (Home undoes it); a redraw
+    after a control changed keeps the zoomed view when the figure has the same axes.
+    """
 
     min_scale = 0.7
     max_scale = 1.5
@@ -118,6 +154,13 @@ class FigureView(ResultView):
         self.scroll.setWidgetResizable(True)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.canvas: FigureCanvasQTAgg | None = None
+        self.toolbar: NavigationToolbar2QT | None = None
+        self._home: list[tuple] = []
+        self.figure_box = QWidget()
+        self._figure_layout = QVBoxLayout(self.figure_box)
+        self._figure_layout.setContentsMargins(0, 0, 0, 0)
+        self._figure_layout.setSpacing(0)
+        self._figure_layout.addWidget(self.scroll, 1)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(120)
@@ -127,12 +170,12 @@ class FigureView(ResultView):
         """Put the canvas in the body, or in a "figure" tab beside ``extra_tabs``."""
         if extra_tabs:
             self.tabs = QTabWidget()
-            self.tabs.addTab(self.scroll, "figure")
+            self.tabs.addTab(self.figure_box, "figure")
             for title, widget in extra_tabs.items():
                 self.tabs.addTab(widget, title)
             self.body.addWidget(self.tabs)
         else:
-            self.body.addWidget(self.scroll)
+            self.body.addWidget(self.figure_box)
 
     def figure_options(self) -> dict[str, Any]:
         return {}
@@ -149,11 +192,28 @@ class FigureView(ResultView):
         fig = build_figure(self.result, **self.figure_options())
         if fig is None:
             return
+        zoomed = self.canvas is not None and _limits(self.canvas.figure) != self._home
+        kept = _limits(self.canvas.figure) if zoomed else []
         canvas = FigureCanvasQTAgg(fig)
         w, h = fig.get_size_inches() * fig.dpi
         canvas.setMinimumSize(int(w * self.min_scale), int(h * self.min_scale))
         canvas.setMaximumSize(int(w * self.max_scale), int(h * self.max_scale))
         self.canvas = canvas
+        self._home = _limits(fig)
+        toolbar = NavigationToolbar2QT(canvas, self.figure_box, coordinates=False)
+        toolbar.setIconSize(toolbar.iconSize() * 0.75)
+        if kept and len(kept) == len(self._home):
+            toolbar.push_current()  # Home goes back to the whole figure
+            for ax, (xlim, ylim) in zip((a for a in fig.axes if getattr(a, "name", "") != "3d"), kept):
+                ax.set_xlim(xlim)
+                ax.set_ylim(ylim)
+            toolbar.push_current()
+        if self.toolbar is not None:
+            self._figure_layout.replaceWidget(self.toolbar, toolbar)
+            self.toolbar.deleteLater()
+        else:
+            self._figure_layout.insertWidget(0, toolbar)
+        self.toolbar = toolbar
         self.scroll.setWidget(canvas)
         self.after_draw()
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QLabel, QPushButton, QWidget
 
 from workbench.core import results as R
 from workbench.gui.qt_images import thumbnail
 from workbench.gui.views.base import FigureView, ResultView, add_labelled, add_slider
+from workbench.gui.views.item_preview import ItemBrowser, Picture
 from workbench.gui.views.tables import RowsModel, make_table
 from workbench.render.export import table_csv
+from workbench.render.figures import caption_text
+
+FLAGGED_WORD = "<span style='background:#f5b7b1; color:#922b21'><b>{}</b></span>"
 
 
 def _slider_value(slider, lo: float, hi: float) -> float:
@@ -76,7 +82,8 @@ class CurvesView(FigureView):
 
 
 class ScoresView(FigureView):
-    """ROC/PR/histograms with a threshold slider per detector and a sortable per-item table."""
+    """ROC/PR/histograms with a threshold slider per detector and a sortable per-item table; clicking an item
+    shows its picture when the score set carries thumbnails or image paths."""
 
     def __init__(self, result: R.ScoreSet, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
@@ -87,8 +94,10 @@ class ScoresView(FigureView):
         self.finish_controls()
         self.readout = self.add_readout()
         self.items = RowsModel([], [])
-        self.table = make_table(self.items)
-        self.add_figure_area({"items": self.table})
+        self.item_keys: list[tuple[str, int]] = []
+        self.browser = ItemBrowser(self.items, self.item_picture)
+        self.table = self.browser.table
+        self.add_figure_area({"items": self.browser})
         self.detector.currentIndexChanged.connect(self._detector_changed)
         self.slider.valueChanged.connect(self._threshold_moved)
         self.refresh_all()
@@ -146,14 +155,24 @@ class ScoresView(FigureView):
 
     def _fill_items(self) -> None:
         dets = self.result.detectors
-        rows = []
+        rows, self.item_keys = [], []
         first = self.result.scores[dets[0]] if dets else {}
         for set_name, values in first.items():
             group = "ID" if set_name == self.result.id_set else self.result.groups.get(set_name, "OOD")
             for i in range(len(values)):
                 rows.append([set_name, group, i, *(float(self.result.scores[d][set_name][i]) for d in dets)])
+                self.item_keys.append((set_name, i))
         self.items = RowsModel(["set", "group", "index", *dets], rows)
-        self.table.setModel(self.items)
+        self.browser.set_model(self.items)
+
+    def item_picture(self, row: int) -> tuple[Picture, str]:
+        """The picture of the item on ``row`` (a thumbnail the score set carries, else its image file)."""
+        set_name, i = self.item_keys[row]
+        thumbs, paths = self.result.thumbnails.get(set_name), self.result.item_paths.get(set_name, [])
+        picture: Picture = thumbs[i] if thumbs is not None and i < len(thumbs) else (
+            paths[i] if i < len(paths) else None)
+        scores = ", ".join(f"{d} {float(self.result.scores[d][set_name][i]):.4g}" for d in self.result.detectors)
+        return picture, f"{set_name} #{i}" + (f" ({paths[i]})" if i < len(paths) else "") + f": {scores}"
 
     def figure_options(self) -> dict[str, Any]:
         return {"threshold": {self.detector.currentText(): self.threshold()}}
@@ -161,7 +180,8 @@ class ScoresView(FigureView):
 
 class HeatmapView(FigureView):
     """Image + overlay with the heatmap kind's display options: opacity, colormap, signed/magnitude scale
-    (the same options the report's figure takes; the result itself is never changed)."""
+    (the same options the report's figure takes; the result itself is never changed). A map that explains a
+    caption shows it above the figure with the flagged words highlighted."""
 
     COLORMAPS = ("auto", "inferno", "viridis", "magma", "jet", "gray", "RdBu_r", "coolwarm", "PiYG")
     SCALES = ("auto", "signed", "magnitude")
@@ -177,6 +197,8 @@ class HeatmapView(FigureView):
         self.scale.setToolTip("auto: signed maps diverge around zero; signed: force a diverging scale; "
                               "magnitude: show |map|")
         self.finish_controls()
+        self.caption = self.add_readout()
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
         self.add_figure_area()
         self.opacity.valueChanged.connect(self.schedule_refresh)
         self.cmap.currentIndexChanged.connect(self.schedule_refresh)
@@ -185,6 +207,11 @@ class HeatmapView(FigureView):
 
     def refresh(self) -> None:
         self.opacity_label.setText(f"{self.opacity.value() / 100:.2f}")
+        words = getattr(self.result, "caption_words", [])
+        self.caption.setVisible(bool(words))
+        if words:
+            escaped = dataclasses.replace(self.result, caption_words=[html.escape(w) for w in words])
+            self.caption.setText("caption: " + caption_text(escaped, FLAGGED_WORD))
         super().refresh()
 
     def figure_options(self) -> dict[str, Any]:
@@ -321,22 +348,28 @@ class RegionsView(FigureView):
 
 
 class ImageGridView(FigureView):
-    """The grid figure plus a sortable table of the images (thumbnails and captions)."""
+    """The grid figure plus a sortable table of the images (thumbnails and captions); clicking a row shows the
+    image large beside the table."""
 
     def __init__(self, result: R.ImageGrid, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
         self.finish_controls()
         self.model = RowsModel([], [])
-        self.table = make_table(self.model, icon_size=48)
-        self.add_figure_area({"items": self.table})
+        self.browser = ItemBrowser(self.model, self.item_picture, icon_size=48)
+        self.table = self.browser.table
+        self.add_figure_area({"items": self.browser})
         self.update_result(result)
+
+    def item_picture(self, row: int) -> tuple[Picture, str]:
+        captions = self.result.captions
+        return self.result.images[row], f"#{row}: {captions[row] if row < len(captions) else ''}"
 
     def update_result(self, result: R.Result) -> None:
         self.result = result
         rows = [[i, result.captions[i] if i < len(result.captions) else "", "x".join(map(str, img.shape))]
                 for i, img in enumerate(result.images)]
         self.model = RowsModel(["#", "caption", "shape"], rows, [thumbnail(img) for img in result.images])
-        self.table.setModel(self.model)
+        self.browser.set_model(self.model)
         self.refresh()
 
 

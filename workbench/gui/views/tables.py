@@ -102,4 +102,5 @@ def make_table(model: RowsModel, icon_size: int = 0) -> QTableView:
     if icon_size:
         table.setIconSize(QSize(icon_size, icon_size))
         table.verticalHeader().setDefaultSectionSize(icon_size + 4)
+    table.resizeColumnsToContents()  # headers and values fit; the user can still drag the columns
     return table

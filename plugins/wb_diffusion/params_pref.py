@@ -1,0 +1,90 @@
+"""Parameter models of the preference tasks (cheap to import: used when plugins are listed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from workbench.api import VersionedParams
+
+LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
+
+
+class PairsFields(BaseModel):
+    """Where the preference pairs come from."""
+
+    pairs: str = Field("shapes", description="'shapes' (generated one-object shapes scenes vs a drawn foil), a "
+                                             "Pick-a-Pic-style .parquet file, a .jsonl file or a folder with "
+                                             "pairs.jsonl")
+    n_pairs: int = Field(64, ge=1, le=100_000, description="with pairs=shapes: how many pairs")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world and of the data order")
+    keep_ties: bool = Field(False, description="keep pairs with label_0 = 0.5 (image 0 then counts as chosen)")
+    sizes: Literal["error", "resize"] = Field("error", description="a pair whose two images differ in size: "
+                                                                   "refuse it, or resize the rejected image")
+
+
+class PreferenceTuneParams(VersionedParams, PairsFields):
+    """What MaPO and Diffusion-DPO share: the model, the loop, checkpoints and sample grids."""
+
+    model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random', "
+                                                     "'tiny-random-sdxl' or a diffusers pipeline folder")
+    steps: int = Field(200, ge=1, le=1_000_000, description="optimizer steps")
+    batch_size: int = Field(4, ge=1, le=1024, description="pairs per micro-batch")
+    grad_accum: int = Field(1, ge=1, le=1024, description="micro-batches per optimizer step")
+    lr: float = Field(1e-4, gt=0, description="AdamW learning rate (constant)")
+    weight_decay: float = Field(1e-2, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0, description="gradient clipping norm (0: none)")
+    mixed_precision: Literal["auto", "no", "fp16", "bf16"] = Field(
+        "auto", description="autocast on CUDA (auto: bf16 where supported, else fp16); CPU trains in fp32")
+    resolution: int = Field(0, ge=0, le=4096, description="training images' side in pixels (centre crop, "
+                                                          "bicubic resize); 0: the UNet's native resolution")
+    hflip: bool = Field(True, description="flip a pair's two images together at random")
+    lora: bool = Field(True, description="train a LoRA (peft) instead of the full UNet")
+    lora_rank: int = Field(4, ge=1, le=1024)
+    lora_alpha: float = Field(0.0, ge=0, description="LoRA alpha (0: the rank)")
+    lora_targets: list[str] = Field(default_factory=lambda: list(LORA_TARGETS), description="UNet modules "
+                                                                                           "that get a LoRA")
+    checkpoint_every: int = Field(50, ge=1, description="steps between resumable checkpoints")
+    sample_every: int = Field(50, ge=0, description="steps between base | tuned sample grids (0: only at the end)")
+    sample_prompts: list[str] = Field(default_factory=list, description="prompts of the grids (empty: the first "
+                                                                        "four captions of the pairs)")
+    sample_seed: int = Field(0, ge=0, description="seed of the grids' first prompt (then +1 per prompt)")
+    sample_steps: int = Field(20, ge=1, le=1000, description="denoising steps of the grids")
+    guidance: float = Field(5.0, ge=0, description="classifier-free guidance of the grids")
+    export_merged: bool = Field(False, description="also save the UNet with the LoRA merged (save_pretrained)")
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "'steps'); continue later with resume")
+    resume: str = Field("", description="a training checkpoint or its run folder")
+
+
+class MapoParams(PreferenceTuneParams):
+    """MaPO: margin-aware preference optimisation, no reference model."""
+
+    beta: float = Field(0.1, ge=0, description="weight of the margin term (beta_mapo)")
+    lam: float = Field(0.5, gt=0, description="lambda of the bounded score s = lam*l / expm1(lam*l)")
+    multiplier: float = Field(0.0, ge=0, description="T, the margin multiplier (0: the scheduler's "
+                                                     "num_train_timesteps)")
+
+
+class DpoParams(PreferenceTuneParams):
+    """Diffusion-DPO: the reference is the same UNet with adapters off (LoRA) or a frozen copy."""
+
+    beta_dpo: float = Field(2500.0, gt=0, description="DPO's beta (2500 in diffusers' example)")
+
+
+class MakePairsParams(VersionedParams):
+    """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
+
+    source: Literal["foils", "samples"] = Field("foils", description="foils: chosen = the scene, rejected = a "
+                                                                     "drawn foil; samples: two model samples per "
+                                                                     "caption ranked by a CLIP reward")
+    n: int = Field(64, ge=1, le=100_000, description="pairs")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
+    split: Literal["train", "test", "novel"] = Field("train")
+    image_size: int = Field(32, ge=16, le=512, description="scene size in pixels (foils)")
+    foil_kinds: list[Literal["colour", "shape", "size"]] = Field(default_factory=lambda: ["colour", "shape", "size"])
+    model: str = Field("tiny-shapes-sd", description="samples: the text-to-image model (as in diffusion.mapo)")
+    reward: str = Field("tiny-clip", description="samples: the CLIP that ranks them (zoo id, or local-dir:)")
+    steps: int = Field(20, ge=1, le=1000, description="samples: denoising steps")
+    guidance: float = Field(5.0, ge=0, description="samples: classifier-free guidance")

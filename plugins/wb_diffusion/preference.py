@@ -1,0 +1,226 @@
+"""Preference pairs (caption, chosen image, rejected image): Pick-a-Pic-style readers and a shapes-world generator.
+
+Two on-disk formats, as Pick-a-Pic v2 and hand-made sets come:
+
+- parquet with columns ``caption``, ``jpg_0``, ``jpg_1`` (encoded image bytes) and ``label_0``;
+- a folder holding ``pairs.jsonl`` (or the ``.jsonl`` file itself), one object per line with ``caption``,
+  ``image_0``, ``image_1`` (paths relative to the file) and ``label_0``.
+
+``label_0`` is the share of raters preferring image 0: 1 (image 0 chosen), 0 (image 1 chosen) or 0.5 (a tie, removed
+unless ``keep_ties``; a kept tie trains with image 0 as the chosen one, as the reference code does). The two images
+of a pair are concatenated for training, so their sizes must match: ``sizes="error"`` refuses a mismatch, naming the
+row; ``sizes="resize"`` resizes the rejected image to the chosen one's size (bicubic).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from workbench.api import UserError, read_image
+
+JSONL = "pairs.jsonl"
+LABELS = (0.0, 0.5, 1.0)
+SizePolicy = Literal["error", "resize"]
+
+
+@dataclass
+class PreferencePair:
+    """One caption with its chosen and rejected RGB uint8 images; ``where`` names the file and row it came from."""
+
+    caption: str
+    chosen: np.ndarray
+    rejected: np.ndarray
+    label_0: float = 1.0
+    where: str = ""
+
+
+def _label(value, where: str) -> float:
+    try:
+        label = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: label_0={value!r} is not a number (expected 0, 0.5 or 1)") from None
+    if label not in LABELS:
+        raise UserError(f"{where}: label_0={value!r} is outside {{0, 0.5, 1}}")
+    return label
+
+
+def _decode(data, where: str, column: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if data is None or len(data) == 0:
+        raise UserError(f"{where}: {column} holds no image")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"{where}: {column} cannot be decoded as an image ({exc})") from None
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BICUBIC))
+
+
+def _pair(caption, image_0: np.ndarray, image_1: np.ndarray, label: float, where: str,
+          sizes: SizePolicy) -> PreferencePair:
+    if not isinstance(caption, str) or not caption.strip():
+        raise UserError(f"{where}: empty caption")
+    chosen, rejected = (image_1, image_0) if label == 0.0 else (image_0, image_1)
+    if chosen.shape != rejected.shape:
+        if sizes == "error":
+            raise UserError(f"{where}: the two images differ in size ({image_0.shape[1]}x{image_0.shape[0]} vs "
+                            f"{image_1.shape[1]}x{image_1.shape[0]}); pass sizes='resize' to resize the rejected "
+                            "one to the chosen one's size")
+        rejected = _resize(rejected, chosen.shape[:2])
+    return PreferencePair(caption, chosen, rejected, label, where)
+
+
+def read_parquet_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = "error") -> list[PreferencePair]:
+    """Pairs of a Pick-a-Pic-style parquet file (see the module docstring)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=None)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in ("caption", "jpg_0", "jpg_1", "label_0") if c not in table.column_names]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(table.column_names)})")
+    rows = table.select(["caption", "jpg_0", "jpg_1", "label_0"]).to_pylist()
+    pairs = []
+    for i, row in enumerate(rows):
+        where = f"{path} row {i}"
+        label = _label(row["label_0"], where)
+        if label == 0.5 and not keep_ties:
+            continue
+        pairs.append(_pair(row["caption"], _decode(row["jpg_0"], where, "jpg_0"), _decode(row["jpg_1"], where, "jpg_1"),
+                           label, where, sizes))
+    return pairs
+
+
+def read_jsonl_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = "error") -> list[PreferencePair]:
+    """Pairs of a ``pairs.jsonl`` file; image paths are relative to its folder."""
+    pairs = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{where}: not JSON ({exc.msg})") from None
+        missing = [k for k in ("caption", "image_0", "image_1", "label_0") if k not in row]
+        if missing:
+            raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
+        label = _label(row["label_0"], where)
+        if label == 0.5 and not keep_ties:
+            continue
+        images = []
+        for key in ("image_0", "image_1"):
+            image_path = path.parent / row[key]
+            if not image_path.is_file():
+                raise UserError(f"{where}: {key} {image_path} does not exist")
+            images.append(read_image(image_path))
+        pairs.append(_pair(row["caption"], *images, label, where, sizes))
+    return pairs
+
+
+def read_pairs(source: str | Path, keep_ties: bool = False, sizes: SizePolicy = "error") -> list[PreferencePair]:
+    """Pairs from a parquet file, a ``.jsonl`` file or a folder with ``pairs.jsonl``; an empty result is an error."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = path / JSONL
+    if not path.is_file():
+        raise UserError(f"pairs={source}: no such file (give a .parquet file, a .jsonl file or a folder with {JSONL})")
+    if path.suffix == ".parquet":
+        pairs = read_parquet_pairs(path, keep_ties, sizes)
+    elif path.suffix == ".jsonl":
+        pairs = read_jsonl_pairs(path, keep_ties, sizes)
+    else:
+        raise UserError(f"pairs={source}: expected a .parquet or .jsonl file")
+    if not pairs:
+        raise UserError(f"{path}: no preference pairs" + ("" if keep_ties else " (ties removed)"))
+    return pairs
+
+
+def write_pairs(pairs: Sequence[PreferencePair], folder: Path, seed: int = 0) -> Path:
+    """Write ``pairs`` as a folder + ``pairs.jsonl`` that :func:`read_pairs` reads back; which image is image 0 is
+    drawn at random (``seed``), with ``label_0`` saying which one is chosen."""
+    from PIL import Image
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i, pair in enumerate(pairs):
+        swap = bool(rng.integers(2))
+        first, second = (pair.rejected, pair.chosen) if swap else (pair.chosen, pair.rejected)
+        names = [f"images/{i:06d}_{k}.png" for k in (0, 1)]
+        for name, image in zip(names, (first, second)):
+            Image.fromarray(image).save(folder / name)
+        lines.append(json.dumps({"caption": pair.caption, "image_0": names[0], "image_1": names[1],
+                                 "label_0": 0.0 if swap else 1.0}))
+    (folder / JSONL).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / JSONL
+
+
+def shape_foil_pairs(n: int, seed: int = 0, split: str = "train", image_size: int = 32,
+                     kinds: Sequence[str] = ("colour", "shape", "size"), pool: int = 2000) -> list[PreferencePair]:
+    """``n`` one-object shapes scenes: chosen = the scene, rejected = a drawn scene whose caption is one of its foils.
+
+    The foil's picture is found among ``pool`` further scenes of the split (one-object captions are few, so nearly
+    every foil is drawn there); scenes whose foils of ``kinds`` are all missing from the pool are skipped.
+    """
+    from workbench.api import load_sample
+
+    if n < 1:
+        raise UserError(f"n={n}: ask for at least one pair")
+    options = {"split": split, "seed": seed, "image_size": image_size, "min_objects": 1, "max_objects": 1}
+    drawn: dict[str, np.ndarray] = {}
+    for scene in load_sample("shapes", n=pool, start=10 * n, **options):
+        drawn.setdefault(scene.caption, scene.image)
+    rng = np.random.default_rng(seed)
+    pairs: list[PreferencePair] = []
+    start = 0
+    while len(pairs) < n and start < 10 * n:
+        for scene in load_sample("shapes", n=n, start=start, **options):
+            foils = [scene.foils[k].caption for k in rng.permutation(list(kinds)) if k in scene.foils]
+            match = next((c for c in foils if c in drawn), None)
+            if match is not None and len(pairs) < n:
+                pairs.append(PreferencePair(scene.caption, scene.image, drawn[match], 1.0,
+                                            f"shapes {split} scene {scene.index} vs '{match}'"))
+        start += n
+    if len(pairs) < n:
+        raise UserError(f"only {len(pairs)} of {n} shapes scenes had a drawn foil; raise pool or lower n")
+    return pairs
+
+
+def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, steps: int = 20,
+                        guidance: float = 5.0, size: int | None = None) -> list[PreferencePair]:
+    """Two samples of ``pipe`` per caption (seeds ``2i`` and ``2i+1`` after ``seed``), chosen = the one whose CLIP
+    cosine with the caption is higher (``clip`` a :class:`workbench.api.LoadedClip`)."""
+    import torch
+
+    pairs = []
+    for i, caption in enumerate(captions):
+        images = []
+        for k in (0, 1):
+            generator = torch.Generator(pipe.device).manual_seed(seed + 2 * i + k)
+            out = pipe([caption], num_inference_steps=steps, guidance_scale=guidance, height=size, width=size,
+                       generator=generator, output_type="np").images[0]
+            images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
+        with torch.no_grad():
+            text = clip.encode_text([caption])
+            cos = (clip.encode_image(images) @ text.T).squeeze(1).tolist()
+        first = cos[0] >= cos[1]
+        pairs.append(PreferencePair(caption, images[0 if first else 1], images[1 if first else 0], 1.0,
+                                    f"samples of '{caption}' (CLIP cosine {max(cos):.3f} vs {min(cos):.3f})"))
+    return pairs

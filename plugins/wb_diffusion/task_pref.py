@@ -1,0 +1,44 @@
+"""Tasks ``diffusion.make-pairs``, ``diffusion.mapo`` and ``diffusion.dpo``: preference data and the two tuners."""
+
+from __future__ import annotations
+
+from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
+from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
+from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip, load_sample
+
+
+def run_make_pairs(params: MakePairsParams, ctx: RunContext):
+    """Shapes pairs (drawn foils, or model samples ranked by a CLIP) written as a folder + pairs.jsonl."""
+    if params.source == "foils":
+        pairs = shape_foil_pairs(params.n, seed=params.data_seed, split=params.split, image_size=params.image_size,
+                                 kinds=params.foil_kinds)
+    else:
+        from wb_diffusion.pipelines import load_pipeline
+
+        pipe = load_pipeline(params.model, device=ctx.device)
+        captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
+                                                   min_objects=1, max_objects=1)]
+        yield Progress(0.1, f"sampling two images for each of {len(captions)} captions")
+        pairs = reward_ranked_pairs(pipe, captions, load_clip(params.reward, device=ctx.device), seed=ctx.seed,
+                                    steps=params.steps, guidance=params.guidance)
+    path = write_pairs(pairs, ctx.artifacts / "pairs", seed=params.data_seed)
+    ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")
+    shown = pairs[:8]
+    yield ImageGrid(name="pairs", title="Chosen | rejected", ncols=2,
+                    images=[im for p in shown for im in (p.chosen, p.rejected)],
+                    captions=[c for p in shown for c in (f"chosen: {p.caption}", f"rejected ({p.where})")])
+    yield MetricsTable(name="pairs-summary", title="Preference pairs", columns=["what", "value"],
+                       rows=[["pairs", len(pairs)], ["source", params.source], ["folder", str(path.parent)]],
+                       notes=f"read them back with pairs={path.parent}")
+
+
+def run_mapo(params: MapoParams, ctx: RunContext):
+    from wb_diffusion.train_pref import train_preference
+
+    return train_preference("mapo", params, ctx)
+
+
+def run_dpo(params: DpoParams, ctx: RunContext):
+    from wb_diffusion.train_pref import train_preference
+
+    return train_preference("dpo", params, ctx)

@@ -1,0 +1,222 @@
+"""The desktop window in a real X server, driven with the real mouse and keyboard; screenshots of what a user sees.
+
+Starts Xvfb (1280x800, 24 bit) with the openbox window manager, opens the workbench window there on Qt's xcb
+platform (not offscreen), and uses ``xdotool`` for every click and key: picks one task per family in the task
+browser, presses Run, opens each result sub-tab, steps through a run's scenes, closes tabs with Ctrl+W and quits
+with Ctrl+Q. Widget positions come from Qt (this process is the window's), the input from X. Each step's screen
+is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/`` (the main window and one view
+per result kind).
+
+Needs: ``apt-get install -y xvfb openbox xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1``.
+Usage: python scripts/gui_real_window.py OUT_DIR [--readme] [--families ood,tta,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCREEN = (1280, 800)
+README_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+# one task per family, with parameters that keep the run short on a laptop CPU
+FAMILY_RUNS = {
+    "ood": ("ood.posthoc", {"detectors": ["msp", "energy", "mahalanobis", "knn"], "top_k_images": 16}),
+    "tta": ("tta.adapt", {"method": "lame", "corruption": "defocus_blur", "severity": 3, "order": "class-sorted",
+                          "passes": 1}),
+    "clip": ("clip.misalignment", {"demo_scenes": 1}),
+    "clim": ("clim.region-score", {"n_scenes": 3}),
+    "registration": ("registration.register", {"method": "vbreg", "outlier_ratio": 0.95, "n_points": 3000}),
+    "data": ("shapes.scenes", {"count": 8}),
+}
+
+
+def start_x(display: str) -> list[subprocess.Popen]:
+    """Xvfb on ``display`` and openbox on it; returns the processes to stop."""
+    for tool in ("Xvfb", "openbox", "xdotool"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: apt-get install -y xvfb openbox xdotool")
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket = Path(f"/tmp/.X11-unix/X{display.lstrip(':')}")
+    for _ in range(100):
+        if socket.exists():
+            break
+        time.sleep(0.05)
+    else:
+        xvfb.kill()
+        sys.exit(f"Xvfb did not start on {display}")
+    wm = subprocess.Popen(["openbox"], env=dict(os.environ, DISPLAY=display), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return [wm, xvfb]
+
+
+def free_display() -> str:
+    for n in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return f":{n}"
+    sys.exit("no free X display number")
+
+
+class Driver:
+    """Real X input at Qt widgets' positions, with the Qt event loop kept running meanwhile."""
+
+    def __init__(self, app, out: Path) -> None:
+        self.app, self.out = app, out
+        self.shots: list[Path] = []
+
+    def spin(self, seconds: float, until=lambda: False) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.app.processEvents()
+            if until():
+                return True
+            time.sleep(0.02)
+        return until()
+
+    def xdotool(self, *args: str) -> None:
+        proc = subprocess.Popen(["xdotool", *args])
+        self.spin(10, lambda: proc.poll() is not None)
+
+    def click(self, widget, point=None) -> None:
+        """Move the X pointer onto ``widget`` (its centre, or ``point`` in its coordinates) and click."""
+        local = point if point is not None else widget.rect().center()
+        where = widget.mapToGlobal(local)
+        self.xdotool("mousemove", "--sync", str(where.x()), str(where.y()), "click", "1")
+        self.spin(0.3)
+
+    def key(self, *keys: str) -> None:
+        self.xdotool("key", "--clearmodifiers", *keys)
+        self.spin(0.3)
+
+    def shot(self, name: str, widget=None) -> Path:
+        """The X screen (what the user sees), or one widget as the X server drew it."""
+        from PySide6.QtGui import QGuiApplication
+
+        self.spin(0.4)
+        path = self.out / f"{name}.png"
+        pixmap = widget.grab() if widget is not None else QGuiApplication.primaryScreen().grabWindow(0)
+        pixmap.save(str(path))
+        self.shots.append(path)
+        print(path, flush=True)
+        return path
+
+
+def run_family(driver: Driver, window, family: str, task: str, params: dict, kinds: dict) -> None:
+    browser = window.browser
+    item = browser.task_items[task]
+    browser.scrollToItem(item)
+    driver.spin(0.2)
+    driver.click(browser.viewport(), browser.visualItemRect(item).center())
+    if window.form.spec is None or window.form.spec.id != task:
+        raise RuntimeError(f"clicking {task} in the task browser did not choose it")
+    window.form.apply_request({"params": params})
+    driver.shot(f"{family}-1-form")
+    before = set(window.jobs.entries)
+    driver.click(window.form.run_button)
+    new = set(window.jobs.entries) - before
+    if len(new) != 1:
+        raise RuntimeError(f"pressing Run for {task} queued {len(new)} jobs")
+    entry = window.jobs.entries[new.pop()]
+    driver.shot(f"{family}-2-queued")
+    if not driver.spin(900, lambda: entry.finished):
+        raise RuntimeError(f"{task} did not finish in 15 minutes")
+    if entry.state != "completed":
+        raise RuntimeError(f"{task} {entry.state}: {entry.error}")
+    driver.spin(1.0)
+    tab = window.run_tabs[entry.record.id]
+    bar = tab.tabBar()
+    for index in range(tab.count()):
+        driver.click(bar, bar.tabRect(index).center())
+        view = tab.widget(index)
+        if tab.currentWidget() is not view:
+            raise RuntimeError(f"clicking sub-tab {index} of {task} did not bring it to the front")
+        kind = view.result.kind
+        driver.shot(f"{family}-3-{index:02d}-{kind}")
+        if kind not in kinds:
+            kinds[kind] = driver.shot(f"view-{kind}", view)
+            kinds[kind + ":window"] = driver.shot(f"window-{kind}")
+        step = getattr(view, "step_next", None)
+        if step is not None and step.isEnabled() and index == 0:
+            driver.click(step)
+            driver.shot(f"{family}-4-next-scene")
+            driver.click(bar, bar.tabRect(index).center())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--readme", action="store_true", help="copy the pictures into docs/screenshots")
+    parser.add_argument("--families", default=",".join(FAMILY_RUNS))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    display = free_display()
+    procs = start_x(display)
+    home = Path(tempfile.mkdtemp(prefix="wb-real-window-"))
+    os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", WORKBENCH_HOME=str(home))
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Alignment Workbench")
+        from workbench.gui.main_window import MainWindow
+
+        window = MainWindow()
+        window.show()
+        driver = Driver(app, args.out)
+        driver.xdotool("search", "--sync", "--name", "Alignment Workbench")
+        driver.spin(2.0, lambda: window.isActiveWindow())
+        if window.width() > SCREEN[0] or window.height() > SCREEN[1]:
+            raise RuntimeError(f"the window ({window.width()}x{window.height()}) is larger than the screen")
+        window.resize(*SCREEN)
+        driver.spin(1.0)
+        start = driver.shot("main-window-empty")
+        kinds: dict[str, Path] = {}
+        for family in args.families.split(","):
+            task, params = FAMILY_RUNS[family]
+            if task not in window.host.registry.tasks:
+                print(f"skipped {family}: task {task} is not installed", flush=True)
+                continue
+            run_family(driver, window, family, task, params, kinds)
+        if window.width() > SCREEN[0] or window.height() > SCREEN[1]:
+            raise RuntimeError(f"the window grew past the screen: {window.width()}x{window.height()}")
+        scores = next((v for v in window.views.values() if v.result.kind == "scores"), None)
+        if scores is not None:
+            window.focus_view(scores)
+        main_shot = driver.shot("main-window")
+        count = window.tabs.count()
+        driver.click(window.tabs)
+        driver.key("ctrl+w")
+        if window.tabs.count() != count - 1:
+            raise RuntimeError("Ctrl+W did not close the front tab")
+        driver.key("ctrl+q")
+        driver.spin(2.0, lambda: not window.isVisible())
+        if window.isVisible():
+            raise RuntimeError("Ctrl+Q did not close the window")
+        print(f"{len(driver.shots)} screenshots in {args.out}; result kinds seen: "
+              f"{', '.join(sorted(k for k in kinds if ':' not in k))}")
+        if args.readme:
+            README_SHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(start, README_SHOTS / "main-window-empty.png")
+            shutil.copy(main_shot, README_SHOTS / "main-window.png")
+            for kind, path in kinds.items():
+                if ":" not in kind:
+                    shutil.copy(path, README_SHOTS / f"view-{kind}.png")
+            print(f"README pictures refreshed in {README_SHOTS}")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(5)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
