@@ -15,7 +15,9 @@ from wb_diffusion.params_base import EvaluateParams
 from wb_diffusion.pipelines import load_pipeline
 from wb_diffusion.sampling import Sample, generate, use_scheduler
 from wb_diffusion.shapes_batches import scene_batch
-from workbench.api import ImageGrid, ImagePairs, MetricsTable, Progress, RunContext, load_clip
+from workbench.api import ImageGrid, ImagePairs, MetricsTable, Progress, RunContext, UserError, load_clip
+
+CHECKER_PARTS = ("follows", "colours_ok", "shapes_ok", "count_ok")
 
 
 def held_out_prompts(params: EvaluateParams) -> list[str]:
@@ -37,13 +39,15 @@ def clip_reward(clip, images: list[np.ndarray], prompts: list[str]) -> np.ndarra
     return (a * b).sum(-1).cpu().numpy()
 
 
-def checker_rate(images: list[np.ndarray], prompts: list[str]) -> float | None:
-    """Share of images the independent shapes checker judges to show their prompt; None without the checker."""
+def checker_rates(images: list[np.ndarray], prompts: list[str]) -> dict[str, float]:
+    """The independent shapes checker's verdicts (``wb_shapes.api.judge``): share of images that follow their
+    prompt (right count, every named colour-shape present) and of each part; empty without the checker."""
     try:
-        from wb_shapes.api import prompt_following
+        from wb_shapes.api import PromptSpec, judge
     except ImportError:
-        return None
-    return float(np.mean(prompt_following(images, prompts)))
+        return {}
+    rates = judge(np.stack(images), [PromptSpec.parse(p) for p in prompts]).rate()
+    return {k: rates[k] for k in CHECKER_PARTS}
 
 
 def _sources(params: EvaluateParams) -> list[tuple[str, str, str]]:
@@ -70,11 +74,15 @@ def run(params: EvaluateParams, ctx: RunContext):
             images += generate(pipe, [sample], params.height, params.width)
             yield Progress((k * len(samples) + i + 1) / (len(sources) * len(samples)), f"{label}: image {i + 1}")
         reward = clip_reward(clip, images, [s.prompt for s in samples])
-        rate = checker_rate(images, [s.prompt for s in samples])
+        try:
+            rates = checker_rates(images, [s.prompt for s in samples])
+        except UserError as exc:
+            ctx.log(f"the shapes checker could not judge: {exc}")
+            rates = {}
         rows.append([label, round(float(reward.mean()), 4), round(float(reward.std()), 4),
-                     "n/a" if rate is None else round(rate, 4)])
+                     *(round(rates[k], 4) if rates else "n/a" for k in CHECKER_PARTS)])
         drawn.append(images)
-        ctx.log(f"{label}: CLIP reward {reward.mean():.4f}, checker {rate}")
+        ctx.log(f"{label}: CLIP reward {reward.mean():.4f}, checker {rates or 'not installed'}")
     captions = [f"{s.prompt} (seed {s.seed})" for s in samples]
     if len(drawn) == 2:
         yield ImagePairs(name="base-vs-tuned", title="Same prompts and seeds: base | tuned", left=drawn[0],
@@ -83,7 +91,8 @@ def run(params: EvaluateParams, ctx: RunContext):
         yield ImageGrid(name="samples", title=f"{sources[0][0]} on held-out prompts", images=drawn[0],
                         captions=captions, ncols=max(1, len(params.seeds)))
     yield MetricsTable(name="prompt-following", title="Prompt following on held-out shapes prompts",
-                       columns=["model", "clip_reward", "clip_reward_std", "checker_rate"], rows=rows,
+                       columns=["model", "clip_reward", "clip_reward_std",
+                                *(f"checker_{k.removesuffix('_ok')}" for k in CHECKER_PARTS)], rows=rows,
                        notes=f"{len(prompts)} test-scene captions x seeds {params.seeds}; {params.scheduler}, "
                              f"{params.steps} steps, guidance {params.guidance_scale}; reward = {params.clip} "
                              "image/text cosine")
