@@ -43,7 +43,7 @@ class TrainUnetParams(VersionedParams, ShapesFields, TrainingFields):
 
     vae: str = Field("tiny-shapes-vae", description="the frozen VAE: a zoo id or an AutoencoderKL folder")
     clip: str = Field("tiny-clip", description="zoo id of the CLIP whose text tower conditions the UNet")
-    channels: list[int] = Field(default_factory=lambda: [48, 96], description="UNet block widths (the second "
+    channels: list[int] = Field(default_factory=lambda: [32, 64], description="UNet block widths (the second "
                                                                                "level has cross-attention)")
     caption_dropout: float = Field(0.1, ge=0, le=1, description="share of empty captions (for classifier-free "
                                                                 "guidance)")

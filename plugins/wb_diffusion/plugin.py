@@ -96,3 +96,10 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH, execution="worker", outputs=("curves", "image-grid", "metrics"),
         requires=("shapes-clip",)))
     # --- end of preference tuning ---
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    """The zoo's tiny text-to-image model and its VAE (recipe ``zoo-tiny-shapes-sd``)."""
+    registry.add_zoo_card("tiny-shapes-vae")
+    registry.add_zoo_card("tiny-shapes-sd")
