@@ -9,6 +9,7 @@ from wb_diffusion.params_align import (
     RewardTuneParams,
     TextualInversionParams,
 )
+from wb_diffusion.params_base import EvaluateParams, SampleParams, TrainUnetParams, TrainVaeParams
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -17,7 +18,65 @@ TORCH = ("torch-cuda", "torch-cpu")
 
 @hookimpl
 def workbench_register_tasks(registry) -> None:
-    """Tasks are added by the modules that implement them (sampling, preference tuning)."""
+    """The text-to-image base (training, sampling, evaluation), then preference tuning."""
+    # Text-to-image base (diffbase): training the zoo's tiny model, sampling, evaluation.
+    registry.add_task(TaskSpec(
+        id="diffusion.train-vae",
+        title="Train the tiny text-to-image model's VAE on shapes scenes",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_train_vae:run",
+        params=TrainVaeParams,
+        description="A diffusers AutoencoderKL (32 px images <-> 4x16x16 latents) trained on shapes scenes with "
+                    "pixel MSE and a small KL term, resumable; sets the latent scaling factor and saves a diffusers "
+                    "folder (optionally published to the zoo as tiny-shapes-vae).",
+        backends=TORCH,
+        execution="worker",
+        outputs=("curves", "image-pairs", "metrics"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.train-unet",
+        title="Train the tiny text-to-image model's UNet on captioned shapes scenes",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_train_unet:run",
+        params=TrainUnetParams,
+        description="A UNet2DConditionModel (epsilon prediction, DDPM noise schedule) on the frozen VAE's latents, "
+                    "conditioned on the tiny CLIP's text tower converted to a CLIPTextModel, caption dropout for "
+                    "classifier-free guidance, weight average, resumable; saves a standard "
+                    "StableDiffusionPipeline folder (optionally published to the zoo as tiny-shapes-sd).",
+        backends=TORCH,
+        execution="worker",
+        outputs=("curves", "image-grid"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.sample",
+        title="Text-to-image sampling",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_sample:run",
+        params=SampleParams,
+        description="Images for prompts x seeds from a zoo model, a diffusers folder, a single checkpoint file "
+                    "or a hub name, with an optional LoRA; scheduler, steps, guidance and size chosen; saved as "
+                    "PNGs carrying prompt and seed plus samples.jsonl. On onnx backends the UNet runs on ONNX "
+                    "Runtime (cached, parity-checked export).",
+        backends=TORCH + ("onnx-cuda", "onnx-cpu"),
+        execution="worker",
+        outputs=("image-grid",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.evaluate",
+        title="Prompt following of a text-to-image model on held-out shapes prompts",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_evaluate:run",
+        params=EvaluateParams,
+        description="Held-out shapes captions x seeds: the tiny CLIP reward (image/text cosine) and the "
+                    "independent checker's prompt-following rate; base vs tuned (another model or a LoRA) on the "
+                    "same seeds as a table and base | tuned pairs.",
+        backends=TORCH,
+        execution="worker",
+        outputs=("metrics", "image-pairs", "image-grid"),
+        requires=("shapes-clip",),
+    ))
     # --- preference tuning (MaPO, Diffusion-DPO) and its data ---
     registry.add_task(TaskSpec(
         id="diffusion.make-pairs", title="Preference pairs from the shapes world", family=Family.DIFFUSION,
@@ -85,3 +144,10 @@ def workbench_register_tasks(registry) -> None:
                     "its omega split beside. An optional LoRA (e.g. from diffusion.longalign-reward).",
         backends=TORCH, execution="worker", outputs=("metrics", "image-pairs"), requires=("shapes-clip",)))
     # --- end of LongAlign and AlignIT ---
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    """The zoo's tiny text-to-image model and its VAE (recipe ``zoo-tiny-shapes-sd``)."""
+    registry.add_zoo_card("tiny-shapes-vae")
+    registry.add_zoo_card("tiny-shapes-sd")
