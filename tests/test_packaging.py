@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ def test_every_shipped_card_names_its_plugin_loader_and_recipe():
         assert host.registry.models[card.id].plugin == card.plugin
 
 
+def test_package_data_patterns_ship_every_zoo_and_resource_file_nested_ones_too():
+    data = _pyproject()["tool"]["setuptools"]["package-data"]
+    shipped = {}
+    for package, folder in (("workbench_models", "models"), ("workbench_resources", "resources")):
+        root = ROOT / folder
+        shipped[package] = {p for pattern in data[package] for p in root.glob(pattern) if p.is_file()}
+        on_disk = {p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        assert on_disk - shipped[package] == set(), f"{package}: files the wheel would leave out"
+    assert ROOT / "models" / "tiny-shapes-sd" / "unet" / "config.json" in shipped["workbench_models"]
+
+
 @pytest.mark.slow
 def test_a_wheel_installed_elsewhere_runs_a_demo_step_offline(tmp_path):
     source = tmp_path / "source"
@@ -52,6 +64,8 @@ def test_a_wheel_installed_elsewhere_runs_a_demo_step_offline(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(wheels), str(source)], check=True, timeout=600)
     (wheel,) = wheels.glob("alignment_workbench-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "workbench_models/tiny-shapes-sd/unet/diffusion_pytorch_model.safetensors" in archive.namelist()
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"

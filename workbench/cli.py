@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 
@@ -189,12 +191,12 @@ def cmd_run(args) -> int:
         print(_params_help(spec))
         return 0
     runner = _runner(args.out)
-    request = RunRequest(task=args.task, params=parse_assignments(args.set or [], spec.params), backend=args.backend,
-                         device=args.device, seed=args.seed, execution=args.execution)
+    request = RunRequest.checked(task=args.task, params=parse_assignments(args.set or [], spec.params),
+                                 backend=args.backend, device=args.device, seed=args.seed, execution=args.execution)
     job = runner.prepare(request)
     record = _execute(runner, job)
     if record is None:
-        return 130
+        return _interrupted_exit()
     if args.report and record.results:
         from workbench.render.report import build_report
 
@@ -209,9 +211,9 @@ def cmd_rerun(args) -> int:
     record = RunStore.load(Path(args.run_dir))
     runner = _runner(args.out)
     request = {**record.request(), "task": f"{record.plugin}/{record.task}" if record.plugin else record.task}
-    new = _execute(runner, runner.prepare(RunRequest(**request, execution=record.execution)))
+    new = _execute(runner, runner.prepare(RunRequest.checked(**request, execution=record.execution)))
     if new is None:
-        return 130
+        return _interrupted_exit()
     return 0 if new.state.value == "completed" else 1
 
 
@@ -276,7 +278,7 @@ def run_batch(recipe_ref: str, out: Path | None, keep_going: bool, shard_spec: s
         record = batch.run(_batch_printer(batch), on_run_event=lambda step: _progress_printer(step.name))
     except KeyboardInterrupt:
         print("batch interrupted: the summary and the report cover the steps that finished", file=sys.stderr)
-        record, code = batch.record, 130
+        record, code = batch.record, _interrupted_exit()
     print(f"\n{'step':<44} {'task':<24} {'state':<10} {'time':>8}  error")
     for step in record.steps:
         state = "reused" if step.reused else step.state
@@ -453,8 +455,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's stop) handled as Ctrl-C is: the run ends cancelled, a batch writes its
+    summary and report, and the exit code is 143 instead of 130."""
+
+
+_TERMINATED = threading.Event()
+
+
+def _terminate(signum, frame) -> None:
+    _TERMINATED.set()
+    raise Terminated()
+
+
+def _interrupted_exit() -> int:
+    """130 after Ctrl-C, 143 after SIGTERM (128 + the signal number, as shells report them)."""
+    return 128 + (signal.SIGTERM if _TERMINATED.is_set() else signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _dispatch(args)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _dispatch(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args) -> int:
     from workbench.core.errors import UserError
 
     try:
@@ -468,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return _interrupted_exit()
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from wb_clipmap.words import split_words
-from workbench.api import IMAGE_SUFFIXES
+from workbench.api import IMAGE_SUFFIXES, UserError
 
 CSV_REQUIRED = ("image", "caption")
 
 
-class PairsError(ValueError):
+class PairsError(UserError):
     """A pairs file that cannot be read at all; the message names the file and what to fix."""
 
 
@@ -140,6 +140,10 @@ def read_csv(path: Path, image_root: Path | None = None) -> PairSet:
                          f"(needs {', '.join(CSV_REQUIRED)}, optional foil_index, word_labels, is_foil, group)")
     out, root = PairSet(), image_root or path.parent
     for number, row in enumerate(rows, 2):
+        if None in row.values() or None in row:
+            out.problems.append(f"{path}:{number}: {len(columns)} columns in the header but another number in "
+                                "this row; row skipped")
+            continue
         try:
             out.pairs.append(_pair_from_record(row, f"{path.stem}:{number}", root, f"{path}:{number}"))
         except ValueError as exc:
@@ -165,6 +169,8 @@ def read_foil_json(path: Path, image_root: Path | None = None) -> PairSet:
         annotations = doc["annotations"]
     except json.JSONDecodeError as exc:
         raise PairsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise PairsError(f"{path}: JSON nested too deeply to be a FOIL COCO file") from None
     except (KeyError, TypeError) as exc:
         raise PairsError(f"{path}: not a FOIL COCO file (needs 'images' with id/file_name and 'annotations'; "
                          f"missing {exc})") from None
@@ -201,6 +207,9 @@ def read_folder(folder: Path) -> PairSet:
         except PairsError as exc:
             out.problems.append(f"{exc}; skipped")
             continue
+        if not caption:
+            out.problems.append(f"{text}: empty caption; skipped")
+            continue
         out.pairs.append(Pair(item=image.stem, caption=caption, image_path=str(image)))
     return out
 
@@ -214,10 +223,10 @@ def read_pairs(source: str | Path, image_root: str | Path = "") -> PairSet:
     if not path.exists():
         raise PairsError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path, root)
-    if suffix == ".jsonl":
-        return read_jsonl(path, root)
-    if suffix == ".json":
-        return read_foil_json(path, root)
+    readers = {".csv": read_csv, ".jsonl": read_jsonl, ".json": read_foil_json}
+    if suffix in readers:
+        found = readers[suffix](path, root)
+        if not found.pairs and not found.problems:
+            raise PairsError(f"{path}: holds no image-caption pairs")
+        return found
     raise PairsError(f"{path}: unknown pairs format {suffix!r}; give a folder, .csv, .jsonl or FOIL COCO .json")

@@ -127,8 +127,9 @@ def check_same_architecture(base_unet, custom_unet) -> None:
 
 def install(custom_unet, base_unet, layers: Sequence[str] | None = None, record: AttentionMaps | None = None,
             ) -> dict:
-    """Put AlignIT processors on the customised UNet (classic kernel elsewhere); returns the processors it had,
-    for :meth:`restore`. ``layers``: substrings of layer names that splice (default all)."""
+    """Put AlignIT processors on the customised UNet (the same classic kernel, never splicing, on the
+    self-attention layers, which also receive the splice argument); returns the processors it had, for
+    :func:`restore`. ``layers``: substrings of layer names that splice (default all)."""
     check_same_architecture(base_unet, custom_unet)
     before = dict(custom_unet.attn_processors)
     base_layers = cross_attention_layers(base_unet)
@@ -136,8 +137,7 @@ def install(custom_unet, base_unet, layers: Sequence[str] | None = None, record:
     if layers is not None and not chosen:
         raise UserError(f"layers={list(layers)}: no cross-attention layer matches; layers are "
                         f"{', '.join(n.removesuffix('.processor') for n in base_layers)}")
-    classic_attention(custom_unet)
-    processors = dict(custom_unet.attn_processors)
+    processors = {name: AlignITProcessor(splices=False, name=name) for name in custom_unet.attn_processors}
     for name, layer in base_layers.items():
         processors[name] = AlignITProcessor(copy.deepcopy(layer.to_k), copy.deepcopy(layer.to_v),
                                             splices=name in chosen, name=name, record=record)
@@ -147,6 +147,27 @@ def install(custom_unet, base_unet, layers: Sequence[str] | None = None, record:
 
 def restore(unet, processors: dict) -> None:
     unet.set_attn_processor(processors)
+
+
+def install_recorder(unet, record: AttentionMaps) -> dict:
+    """Record the cross-attention maps of the UNet's own computation (classic kernel); returns the processors it
+    had, for :func:`restore`."""
+    before = dict(unet.attn_processors)
+    classic_attention(unet)
+    processors = dict(unet.attn_processors)
+    for name in cross_attention_layers(unet):
+        processors[name] = AlignITProcessor(splices=False, name=name, record=record)
+    unet.set_attn_processor(processors)
+    return before
+
+
+def token_maps(record: AttentionMaps, tokens: int) -> torch.Tensor:
+    """(tokens, side, side): the first ``tokens`` rows' maps, averaged over denoising steps and over the layers of
+    the finest resolution."""
+    finest = max(m[0].shape[1] for m in record.maps.values())
+    stacked = torch.stack([step for maps in record.maps.values() if maps[0].shape[1] == finest for step in maps])
+    side = int(round(finest ** 0.5))
+    return stacked.mean(dim=0)[:tokens].reshape(tokens, side, side)
 
 
 def concept_positions(tokenizer, prompt: str, concept: str) -> list[int]:

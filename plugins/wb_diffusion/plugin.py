@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from wb_diffusion.params_align import (
+    AlignITParams,
+    LongAlignEncodeParams,
+    LongAlignEvaluateParams,
+    RewardTuneParams,
+    TextualInversionParams,
+)
+from wb_diffusion.params_base import EvaluateParams, SampleParams, TrainUnetParams, TrainVaeParams
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -10,7 +18,65 @@ TORCH = ("torch-cuda", "torch-cpu")
 
 @hookimpl
 def workbench_register_tasks(registry) -> None:
-    """Tasks are added by the modules that implement them (sampling, preference tuning)."""
+    """The text-to-image base (training, sampling, evaluation), then preference tuning."""
+    # Text-to-image base (diffbase): training the zoo's tiny model, sampling, evaluation.
+    registry.add_task(TaskSpec(
+        id="diffusion.train-vae",
+        title="Train the tiny text-to-image model's VAE on shapes scenes",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_train_vae:run",
+        params=TrainVaeParams,
+        description="A diffusers AutoencoderKL (32 px images <-> 4x16x16 latents) trained on shapes scenes with "
+                    "pixel MSE and a small KL term, resumable; sets the latent scaling factor and saves a diffusers "
+                    "folder (optionally published to the zoo as tiny-shapes-vae).",
+        backends=TORCH,
+        execution="worker",
+        outputs=("curves", "image-pairs", "metrics"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.train-unet",
+        title="Train the tiny text-to-image model's UNet on captioned shapes scenes",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_train_unet:run",
+        params=TrainUnetParams,
+        description="A UNet2DConditionModel (epsilon prediction, DDPM noise schedule) on the frozen VAE's latents, "
+                    "conditioned on the tiny CLIP's text tower converted to a CLIPTextModel, caption dropout for "
+                    "classifier-free guidance, weight average, resumable; saves a standard "
+                    "StableDiffusionPipeline folder (optionally published to the zoo as tiny-shapes-sd).",
+        backends=TORCH,
+        execution="worker",
+        outputs=("curves", "image-grid"),
+        requires=("shapes-clip",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.sample",
+        title="Text-to-image sampling",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_sample:run",
+        params=SampleParams,
+        description="Images for prompts x seeds from a zoo model, a diffusers folder, a single checkpoint file "
+                    "or a hub name, with an optional LoRA; scheduler, steps, guidance and size chosen; saved as "
+                    "PNGs carrying prompt and seed plus samples.jsonl. On onnx backends the UNet runs on ONNX "
+                    "Runtime (cached, parity-checked export).",
+        backends=TORCH + ("onnx-cuda", "onnx-cpu"),
+        execution="worker",
+        outputs=("image-grid",),
+    ))
+    registry.add_task(TaskSpec(
+        id="diffusion.evaluate",
+        title="Prompt following of a text-to-image model on held-out shapes prompts",
+        family=Family.DIFFUSION,
+        entry="wb_diffusion.task_evaluate:run",
+        params=EvaluateParams,
+        description="Held-out shapes captions x seeds: the tiny CLIP reward (image/text cosine) and the "
+                    "independent checker's prompt-following rate; base vs tuned (another model or a LoRA) on the "
+                    "same seeds as a table and base | tuned pairs.",
+        backends=TORCH,
+        execution="worker",
+        outputs=("metrics", "image-pairs", "image-grid"),
+        requires=("shapes-clip",),
+    ))
     # --- preference tuning (MaPO, Diffusion-DPO) and its data ---
     registry.add_task(TaskSpec(
         id="diffusion.make-pairs", title="Preference pairs from the shapes world", family=Family.DIFFUSION,
@@ -37,3 +103,51 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH, execution="worker", outputs=("curves", "image-grid", "metrics"),
         requires=("shapes-clip",)))
     # --- end of preference tuning ---
+    # --- LongAlign and AlignIT (part 2) ---
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-encode", title="LongAlign segment encoding of a long prompt",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_longalign:run", params=LongAlignEncodeParams,
+        description="Splits a prompt past the CLIP context into sentences, encodes each, merges the rows (start "
+                    "tokens kept, end/pad dropped, padded with the mean empty-prompt pad embedding) as LongAlign "
+                    "does; the segment table, what each merged row carries, and plain (truncated) vs segment "
+                    "encoding images on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.alignit", title="AlignIT: customised concepts without drifting the rest of the prompt",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_alignit:run", params=AlignITParams,
+        description="Generates with the concept tokens' cross-attention keys and values from the customised "
+                    "model (textual inversion, DreamBooth folder or LoRA) on a short concept prompt and every "
+                    "other token's from the base model; base | customised | AlignIT on the same seeds, "
+                    "cross-attention maps per token and the per-token K/V drift.",
+        backends=TORCH, execution="worker", outputs=("image-grid", "heatmap-grid", "token-scores"),
+        requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.textual-inversion", title="Textual inversion: a new token for a concept",
+        family=Family.DIFFUSION, entry="wb_diffusion.train_concept:run", params=TextualInversionParams,
+        description="Learns one new token's embedding from a few images (a shapes-world object or a folder), the "
+                    "model frozen; resumable; saves a {token: vector} file that diffusion.alignit and "
+                    "pipe.load_textual_inversion read; before/after samples on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-reward", title="LongAlign reward tuning with the omega-reweighted CLIP score",
+        family=Family.DIFFUSION, entry="wb_diffusion.reward_tune:run", params=RewardTuneParams,
+        description="LoRA fine-tuning that maximises a CLIP reward whose text-irrelevant part is down-weighted by "
+                    "omega (0.3; 1 is the plain reward), gradients through a few DDIM steps with checkpointing, "
+                    "segment-encoded long prompts; reward and its parts logged; base | tuned on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.longalign-evaluate", title="Late-described objects of long prompts: plain vs segments",
+        family=Family.DIFFUSION, entry="wb_diffusion.task_longalign_eval:run", params=LongAlignEvaluateParams,
+        description="Long captions of held-out shapes scenes (past the 77-token context) sampled with the plain "
+                    "and the segment encoding on the same seeds; the independent shapes checker says which "
+                    "objects appear, split into those described before and after the cut; the CLIP reward and "
+                    "its omega split beside. An optional LoRA (e.g. from diffusion.longalign-reward).",
+        backends=TORCH, execution="worker", outputs=("metrics", "image-pairs"), requires=("shapes-clip",)))
+    # --- end of LongAlign and AlignIT ---
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    """The zoo's tiny text-to-image model and its VAE (recipe ``zoo-tiny-shapes-sd``)."""
+    registry.add_zoo_card("tiny-shapes-vae")
+    registry.add_zoo_card("tiny-shapes-sd")

@@ -30,12 +30,12 @@ def char_tokenizer(folder: Path | None = None):
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
 
 
-def tiny_unet(cross_attention_dim: int = 32, sample_size: int = 16, **extra):
-    """The notes' tiny UNet; ``extra`` adds config keys (SDXL's added text/time embedding)."""
+def tiny_unet(cross_attention_dim: int = 32, sample_size: int = 16, channels: tuple[int, int] = (32, 64), **extra):
+    """The notes' tiny UNet (``channels`` widens it); ``extra`` adds config keys (SDXL's added text/time embedding)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=sample_size, in_channels=4, out_channels=4,
+        block_out_channels=tuple(channels), layers_per_block=2, sample_size=sample_size, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=cross_attention_dim, attention_head_dim=8, **extra)
 

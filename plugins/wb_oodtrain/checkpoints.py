@@ -58,8 +58,8 @@ class LoadedModel:
 def load_model(ref: str, num_classes: int | None = None, where: str = "checkpoint") -> LoadedModel:
     """Load a checkpoint of this plugin or the zoo digits CNN; ``num_classes`` is checked against its classifier."""
     path = resolve_path(ref)
-    meta = _metadata(path)
     state = load_state_dict(path)
+    meta = _metadata(path)
     if meta.get("format") == "wb_oodtrain":
         arch = json.loads(meta["arch"])
         method, detector = meta.get("method", "ce"), meta.get("detector", "msp")

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wb_oodtrain.params import DataParams
-from workbench.api import ImageReadError, load_sample, read_image_folder, read_image_tree
+from workbench.api import ImageReadError, UserError, load_sample, read_image_folder, read_image_tree
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # per-dataset RGB statistics as OpenOOD (and ASCOOD, built on it) normalise CIFAR: preprocessors/transform.py
@@ -23,7 +23,7 @@ RGB_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
              "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))}
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A dataset that cannot be used as given; the message names the parameter and the file or folder."""
 
 
@@ -211,28 +211,40 @@ def _cifar(params: DataParams, mode: str) -> OODData:
                    x_test=_to_array(convert(xte), params.image_size), y_test=yte, classes=names)
 
 
-def _digits(params: DataParams) -> OODData:
-    world = load_sample("digits", seed=0, size=params.image_size)
+def _channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """Gray images repeated to RGB, or RGB images to gray (ITU-R 601 luma)."""
+    if channels == 3:
+        return np.repeat(images, 3, axis=1)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    return np.einsum("nchw,c->nhw", images, luma)[:, None].astype(np.float32)
+
+
+def _sample_world(params: DataParams) -> OODData:
+    """The digits world, or any labelled-images sample world (``dataset=sample``), kept in [0, 1] (mean 0, std 1)."""
+    name, seed = ("digits", 0) if params.dataset == "digits" else (params.sample, params.sample_seed)
+    world = load_sample(name, seed=seed, size=params.image_size)
     data = OODData(x_train=world.x_train, y_train=world.y_train, x_test=world.x_test, y_test=world.y_test,
                    classes=list(world.classes), ood=dict(world.ood), groups=dict(world.groups))
-    if params.color == "rgb":
-        for name in ("x_train", "x_test"):
-            setattr(data, name, np.repeat(getattr(data, name), 3, axis=1))
-        data.ood = {k: np.repeat(v, 3, axis=1) for k, v in data.ood.items()}
-        data.mean, data.std = (0.0,) * 3, (1.0,) * 3
+    wanted = {"rgb": 3, "gray": 1}.get(params.color, data.channels)
+    if wanted != data.channels:
+        data.x_train, data.x_test = _channels(data.x_train, wanted), _channels(data.x_test, wanted)
+        data.ood = {k: _channels(v, wanted) for k, v in data.ood.items()}
+    data.mean, data.std = (0.0,) * data.channels, (1.0,) * data.channels
     return data
 
 
 def load_data(params: DataParams) -> OODData:
     """The dataset ``params`` names, with OOD sets, normalisation and leakage warnings."""
     mode = _mode(params)
-    if params.dataset == "digits":
-        data = _digits(params)
+    if params.dataset in ("digits", "sample"):
+        data = _sample_world(params)
+        if params.dataset == "sample" and params.color == "auto":
+            mode = "L" if data.channels == 1 else "RGB"
     elif params.dataset == "imagefolder":
         data = _imagefolder(params, mode)
     else:
         data = _cifar(params, mode)
-    if params.dataset != "digits":
+    if params.dataset not in ("digits", "sample"):
         rgb = RGB_STATS.get(params.dataset, (IMAGENET_MEAN, IMAGENET_STD))
         data.mean, data.std = rgb if mode == "RGB" else ((0.5,), (0.25,))
     _folder_sets(params, data, mode)
@@ -276,7 +288,7 @@ def load_outliers(params, data: OODData, seed: int) -> tuple[np.ndarray, str]:
         images, _ = read_flat_folder(params.outlier_dir, params.image_size, "L" if data.channels == 1 else "RGB",
                                      params.on_bad_image, "outlier_dir")
         source = f"images under {params.outlier_dir}"
-    elif params.dataset == "digits":
+    elif params.dataset in ("digits", "sample"):
         images = synthetic_outliers(params.n_outliers, params.image_size, seed)
         source = "synthetic letters and strokes (cv2.putText / polylines), disjoint from the evaluation OOD sets"
     else:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from workbench.api import VersionedParams
 
-DatasetName = Literal["digits", "imagefolder", "cifar10", "cifar100"]
+DatasetName = Literal["digits", "sample", "imagefolder", "cifar10", "cifar100"]
 BackboneName = Literal["digits-cnn", "resnet18", "resnet34", "resnet50"]
 Detector = Literal["auto", "msp", "max-logit", "energy", "odin", "i-odin", "mahalanobis", "mahalanobis-norm",
                    "ssd+", "knn"]
@@ -22,9 +22,13 @@ ZOO_MODELS = ("ce-digits", "mixoe-digits", "palm-digits", "ascood-digits")
 class DataParams(VersionedParams):
     """Where the ID train/test images, the named OOD sets and (for MixOE) the outlier set come from."""
 
-    dataset: DatasetName = Field("digits", description="digits: the built-in digits world; imagefolder: "
+    dataset: DatasetName = Field("digits", description="digits: the built-in digits world; sample: the "
+                                 "labelled-images sample world named by `sample` (e.g. shapes-ood); imagefolder: "
                                  "id_train_dir/id_test_dir class folders; cifar10/cifar100: cifar_dir in the "
                                  "python (pickle) format")
+    sample: str = Field("shapes-ood", description="dataset=sample: id of a labelled-images sample world (ID "
+                                                  "splits and near/far OOD sets, any channels, [0, 1] pixels)")
+    sample_seed: int = Field(0, ge=0, description="dataset=sample: the world's seed (fixes its images)")
     id_train_dir: str = Field("", description="imagefolder: ID training images as <dir>/<class>/<image>")
     id_test_dir: str = Field("", description="imagefolder: ID test images, same class folders as training")
     cifar_dir: str = Field("", description="cifar10/cifar100: folder holding data_batch_1..5 + test_batch "

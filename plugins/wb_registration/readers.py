@@ -17,6 +17,7 @@ from workbench.api import UserError
 log = logging.getLogger(__name__)
 
 CLOUD_SUFFIXES = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts", ".npy", ".txt")
+TEXT_COLUMNS = {".xyz": 3, ".xyzn": 6, ".xyzrgb": 6}
 
 
 class RegistrationInputError(UserError):
@@ -43,6 +44,7 @@ def read_cloud(path: str | Path, *, drop_invalid: bool = True) -> np.ndarray:
             points = np.loadtxt(path, ndmin=2)
         else:
             points = _open3d_points(path)
+            _check_counts(path, suffix, len(points))
     except RegistrationInputError:
         raise
     except Exception as exc:
@@ -82,6 +84,38 @@ def _open3d_points(path: Path) -> np.ndarray:
         text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(failure)).strip()
         raise RegistrationInputError(f"{path}: unreadable point cloud (Open3D: {text})")
     return np.asarray(cloud.points)
+
+
+def _check_counts(path: Path, suffix: str, n_points: int) -> None:
+    """Open3D skips text rows it cannot parse and pads a truncated ASCII PCD with zeros: rows with the wrong
+    number of values, or another number of rows than a PCD header declares, are errors naming the file."""
+    if suffix in TEXT_COLUMNS:
+        columns = TEXT_COLUMNS[suffix]
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                values = line.split()
+                if values and len(values) != columns:
+                    raise RegistrationInputError(f"{path}:{number}: {len(values)} values where a {suffix} row has "
+                                                 f"{columns}; a damaged or truncated file?")
+    elif suffix == ".pts":
+        rows = [line.split() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip()]
+        widths = {len(row) for row in rows[1:]}
+        if rows and rows[0][0].isdigit() and (int(rows[0][0]) != len(rows) - 1 or len(widths) > 1):
+            raise RegistrationInputError(f"{path}: the first line declares {rows[0][0]} points but {len(rows) - 1} "
+                                         f"rows follow, of {sorted(widths)} values; a damaged or truncated file?")
+    elif suffix == ".pcd":
+        with open(path, "rb") as fh:
+            lines = fh.read().decode(errors="replace").splitlines()
+        header = {line.split()[0]: line.split()[1:] for line in lines[:12] if line.split()}
+        data_at = next((i for i, line in enumerate(lines) if line.startswith("DATA")), None)
+        declared = header.get("POINTS", [""])[0]
+        if data_at is None or not declared.isdigit() or header.get("DATA") != ["ascii"]:
+            return
+        rows = sum(1 for line in lines[data_at + 1:] if line.strip())
+        if rows != int(declared) or n_points != int(declared):
+            raise RegistrationInputError(f"{path}: the header declares {declared} points but the file holds "
+                                         f"{rows} rows; a truncated file?")
 
 
 def validate_cloud(points: np.ndarray, where: str, *, drop_invalid: bool = True) -> np.ndarray:

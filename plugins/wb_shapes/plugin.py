@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from wb_shapes.params import BrowseScenesParams, EvaluateClipParams, TrainClipParams
+from wb_shapes.params import BrowseScenesParams, EvaluateClipParams, TrainCheckerParams, TrainClipParams
 from workbench.api import Family, SampleSpec, TaskSpec, hookimpl
 
 ZOO_ID = "tiny-clip"
+CHECKER_ID = "shapes-checker"
 
 
 @hookimpl
@@ -46,6 +47,19 @@ def workbench_register_tasks(registry) -> None:
         execution="inproc",
         outputs=("regions", "image-grid", "metrics"),
     ))
+    registry.add_task(TaskSpec(
+        id="shapes.train-checker",
+        title="Train the independent shapes checker",
+        family=Family.DATA,
+        entry="wb_shapes.train_checker:run",
+        params=TrainCheckerParams,
+        description="A small CNN that reads the object count and which colours, shapes and colour-shape "
+                    "combinations a picture shows, trained on augmented shapes-world renders (not on any text "
+                    "model): the judge of text-to-image prompt following. Resumable; publishes 'shapes-checker'.",
+        backends=("torch-cuda", "torch-cpu"),
+        execution="worker",
+        outputs=("curves", "metrics"),
+    ))
 
 
 @hookimpl
@@ -59,8 +73,18 @@ def workbench_register_sample_data(registry) -> None:
                     "backgrounds, with boxes, short and long captions, one-word foils (colour, shape, size, "
                     "relation) and held-out colour-shape combinations; deterministic by seed.",
     ))
+    registry.add_sample(SampleSpec(
+        id="shapes-ood",
+        title="Shapes OOD world",
+        loader="wb_shapes.ood_world:load_shapes_ood",
+        kind="labelled-images",
+        description="One coloured shape per 32 px picture, 12 ID classes (circle, square, triangle, star in red, "
+                    "green, blue); near-OOD: hexagons and diamonds in ID colours, ID shapes in orange and purple; "
+                    "far-OOD: coloured textures and photo patches. A benchmark where detectors differ.",
+    ))
 
 
 @hookimpl
 def workbench_register_model_cards(registry) -> None:
     registry.add_zoo_card(ZOO_ID)
+    registry.add_zoo_card(CHECKER_ID)

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.api import load_state_dict, save_safetensors
+from workbench.api import UserError, load_state_dict, save_safetensors
 
 FORMAT = "wb-tta-cafa-source-stats/1"
 
 
-class SourceStatsError(ValueError):
+class SourceStatsError(UserError):
     """Source statistics that do not belong to this model (fingerprint, class count or feature size differ)."""
 
 

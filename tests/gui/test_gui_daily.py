@@ -12,6 +12,7 @@ from workbench.core import assets
 from workbench.core.runner import RunRequest
 from workbench.gui import settings as memory
 from workbench.gui.error_panel import ErrorPanel
+from workbench.gui.help_info import log_folder
 from workbench.gui.main_window import MainWindow, RunTab
 
 
@@ -112,11 +113,12 @@ def test_help_menu_about_docs_and_log_folder(window):
     assert "Python" in text and "PySide6" in text and "gui-fakes" in text
     box.close()
     window.append_log("a line for the log file")
-    url = window.open_log_folder()
-    log = Path(url.toLocalFile()) / "gui.log"
+    log = log_folder() / "gui.log"  # what Help > Open log folder opens
     assert log.parent == assets.home() / "logs" and "a line for the log file" in log.read_text()
-    docs = window.open_docs()
-    assert docs.isEmpty() or docs.toLocalFile().endswith("README.md")
+    docs = window.docs_url()
+    assert docs.isEmpty() or Path(docs.toLocalFile()).name == "README.md"
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert [a.text() for a in help_menu.actions()] == ["Documentation", "Open log folder", "About Alignment Workbench"]
 
 
 def test_layout_and_last_parameters_per_task_survive_a_restart(qtbot, fake_plugins, run_task):

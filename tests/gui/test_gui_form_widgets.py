@@ -122,10 +122,10 @@ def test_grouped_fields_sit_in_boxes_after_the_ungrouped_ones(qtbot, fake_plugin
             for i in range(form.fields.rowCount())]
     widgets = [r.widget() for r in rows]
     assert widgets[:2] == [form.editors["name"], form.editors["tag"]]
-    assert all(isinstance(w, QGroupBox) for w in widgets[2:]) and len(widgets) == 4
-    assert form.editors["lr"].parentWidget() is form.groups["Optimiser"]
-    assert form.editors["momentum"].parentWidget() is form.groups["Optimiser"]
-    assert form.editors["epochs"].parentWidget() is form.groups["Schedule"]
+    optimiser, schedule = form.groups["Optimiser"], form.groups["Schedule"]
+    assert widgets == [form.editors["name"], form.editors["tag"], optimiser, form.editors["lr"],
+                       form.editors["momentum"], schedule, form.editors["epochs"]]  # each box heads its fields
+    assert all(isinstance(w, QGroupBox) for w in (optimiser, schedule))
     assert form.run_button.isEnabled() and form.request().params["epochs"] == 2
     form.set_task(get_host().registry.tasks["fake.every-field"])
     assert form.groups == {} and not form.findChildren(QGroupBox, "group-Optimiser")

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from workbench.core import assets
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import UserError
-from workbench.core.params import jsonable_params, validate_params
+from workbench.core.params import format_validation_error, jsonable_params, validate_params
 from workbench.core.recipes import Recipe, load_recipe, shard
 from workbench.core.runner import EventSink, Job, RunEvent, Runner, RunRequest, mark_dead
 from workbench.core.runstore import RunRecord, RunState, RunStore, _alive, now
@@ -80,6 +80,23 @@ class BatchRecord(BaseModel):
         for step in self.steps:
             out[step.state] = out.get(step.state, 0) + 1
         return out
+
+
+def read_batch_record(folder: Path) -> BatchRecord:
+    """``batch.json`` of a batch folder. A batch left ``running`` by a process that died on this host reads
+    ``interrupted``; a damaged file is an error naming it."""
+    path = Path(folder) / "batch.json"
+    try:
+        record = BatchRecord.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        problem = format_validation_error(exc) if exc.error_count() and exc.errors()[0]["type"] != "json_invalid" \
+            else str(exc.errors()[0]["msg"])
+        raise UserError(f"{path}: unreadable batch summary ({problem})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: unreadable batch summary ({type(exc).__name__}: {exc})") from None
+    if record.state == "running" and record.host == socket.gethostname() and not _alive(record.pid):
+        record.state = "interrupted"
+    return record
 
 
 @dataclass
@@ -240,8 +257,9 @@ class Batch:
         if self.force or not self.json_path.is_file():
             return {}
         try:
-            old = BatchRecord.model_validate_json(self.json_path.read_text())
-        except ValueError:
+            old = read_batch_record(self.folder)
+        except UserError as exc:
+            self.record.notes.append(f"{exc}; its runs are not reused")
             return {}
         return {s.key: s for s in old.steps if s.key and s.state == "completed" and s.run_dir
                 and (Path(s.run_dir) / "run.json").is_file()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,18 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path))
+            return _finite(load_file(str(path)), path)
+        except CheckpointError:
+            raise
         except Exception as exc:
             raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: refused. This checkpoint needs arbitrary Python objects to load, which could run code "
-            f"on this machine (weights_only=True rejected it: {str(exc).splitlines()[0]}). "
-            "Re-save it as a plain state dict or as safetensors from a trusted environment."
+            f"{path}: refused. Safe loading (weights_only=True) rejected it ({_unpickler_reason(exc)}): the file is "
+            "damaged, not a torch checkpoint, or needs arbitrary Python objects to load, which could run code on "
+            "this machine. Re-save it as a plain state dict or as safetensors from a trusted environment."
         ) from None
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
@@ -44,7 +47,26 @@ def load_state_dict(path: Path | str, *, key: str | None = None) -> dict[str, An
             break
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a state dict (names to tensors), got {type(obj).__name__}")
-    return obj
+    return _finite(obj, path)
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """What torch's weights-only unpickler met (an operand, a global), without its boilerplate."""
+    found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(exc))
+    if found:
+        return found.group(1).split(". ")[0].strip()
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _finite(state: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Refuse weights holding NaN: a model loaded from them answers NaN everywhere, far from the cause."""
+    import torch
+
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and bool(torch.isnan(value).any()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN values; the checkpoint is damaged "
+                                  "(a diverged training run saved it?)")
+    return state
 
 
 def load_into(model, path: Path | str, *, strict: bool = True) -> None:

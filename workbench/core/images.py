@@ -16,6 +16,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 def read_image(path: Path | str, mode: Literal["L", "RGB"] = "RGB") -> np.ndarray:
     """Decode ``path`` to uint8 ``HxW`` (L) or ``HxWx3`` (RGB). 16-bit, palette and alpha images are converted."""
     from PIL import Image, UnidentifiedImageError
+    from PIL.Image import DecompressionBombError
 
     path = Path(path)
     try:
@@ -23,6 +24,8 @@ def read_image(path: Path | str, mode: Literal["L", "RGB"] = "RGB") -> np.ndarra
             img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 arr = np.asarray(img, dtype=np.float64)
+                if not np.isfinite(arr).all():
+                    raise ValueError("the image holds NaN or infinite pixel values")
                 span = arr.max() - arr.min()
                 arr = (arr - arr.min()) / (span if span > 0 else 1.0) * 255.0
                 img = Image.fromarray(arr.astype(np.uint8), mode="L")
@@ -33,7 +36,7 @@ def read_image(path: Path | str, mode: Literal["L", "RGB"] = "RGB") -> np.ndarra
             return np.asarray(img.convert(mode), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: cannot be read as an image ({exc})") from None
 
 
@@ -84,6 +87,8 @@ def read_image_folder(
                 continue
             out.paths.append(path)
             out.labels.append(label)
+    if not out.images:
+        raise ImageReadError(f"{root}: no readable image ({len(out.skipped)} skipped)")
     return out
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -106,7 +108,11 @@ def onnx_session(path: Path | str, providers: list[str] | None = None, threads: 
     opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers or ["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=providers or ["CPUExecutionProvider"])
+    except Exception as exc:
+        detail = str(exc).split(" failed:", 1)[-1].strip() or type(exc).__name__
+        raise UserError(f"{path}: not a readable ONNX model ({detail})") from None
 
 
 def export_onnx(

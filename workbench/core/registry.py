@@ -159,7 +159,7 @@ def read_card(path: Path | Traversable) -> ModelCard:
             doc["weights"] = doc.get("weights", "").split("/", 1)[-1]
             doc["recipe"] = Path(doc.get("recipe", "")).stem
         card = ModelCard.model_validate(doc)
-    except (OSError, ValueError, ValidationError) as exc:
+    except (OSError, ValueError, ValidationError, RecursionError) as exc:
         raise RegistryError(f"{path}: not a readable model card ({exc})") from None
     return card.located(Path(str(path)).parent)
 

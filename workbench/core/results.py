@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from workbench.core.atomic import atomic_write_bytes, atomic_write_text
+from workbench.core.errors import UserError
 
 RESULT_SCHEMA = 1
 RESULT_TYPES: dict[str, type[Result]] = {}
 KindResolver = Callable[[str], "type[Result] | None"]
 
 
-class ResultFileError(ValueError):
+class ResultFileError(UserError):
     """A result file that cannot be read: corrupt, or written by a newer workbench."""
 
 
@@ -72,12 +74,14 @@ class Result:
             if doc.get("schema_version", 0) > RESULT_SCHEMA:
                 raise ResultFileError(f"{json_path}: result schema {doc['schema_version']} is newer than this "
                                       f"workbench reads ({RESULT_SCHEMA}); upgrade the workbench")
+            if not isinstance(doc["fields"], dict):
+                raise ValueError("'fields' must be an object")
             npz_path = json_path.with_suffix(".npz")
             arrays = dict(np.load(npz_path, allow_pickle=False)) if npz_path.exists() else {}
             values = {k: _unflatten(v, arrays) for k, v in doc["fields"].items()}
         except ResultFileError:
             raise
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile) as exc:
             raise ResultFileError(f"{json_path}: unreadable result file ({type(exc).__name__}: {exc})") from None
         cls = (resolve or resolve_kind)(doc["kind"])
         if cls is None:

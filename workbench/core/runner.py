@@ -1,8 +1,8 @@
 """One runner for the CLI and the GUI: a task runs in this process or in a worker subprocess.
 
 In-process, cancellation is cooperative (raised into the task at its next yield). In a worker, events
-stream back as JSON lines and cancel ends the process at once; a worker that dies leaves the run
-``failed``, never hanging.
+stream back as JSON lines and cancel stops the process (SIGTERM, SIGKILL after a short grace); a worker that
+dies leaves the run ``failed``, never hanging.
 """
 
 from __future__ import annotations
@@ -25,11 +25,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core import assets, devices
 from workbench.core.context import Cancelled, Progress, RunContext
-from workbench.core.params import ParamsUpgradeWarning, jsonable_params, params_revision, validate_params
+from workbench.core.errors import ParamError
+from workbench.core.params import (
+    ParamsUpgradeWarning,
+    format_validation_error,
+    jsonable_params,
+    params_revision,
+    validate_params,
+)
 from workbench.core.plugins import PluginHost, get_host
 from workbench.core.results import Result
 from workbench.core.runstore import Heartbeat, RunRecord, RunState, RunStore, now
@@ -58,6 +65,14 @@ class RunRequest(BaseModel):
     recipe_step: str = ""
     sweep_group: str = ""
     sweep_values: dict[str, Any] = {}
+
+    @classmethod
+    def checked(cls, **fields: Any) -> RunRequest:
+        """A request from user input (command line, run.json): a bad field is a :class:`ParamError` naming it."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise ParamError(format_validation_error(exc)) from None
 
 
 @dataclass
@@ -202,7 +217,7 @@ def _drive(gen, job: Job, emit: EventSink, keep: Callable[[Result], None], run_i
 
 
 def execute_worker(job: Job, emit: EventSink) -> RunRecord:
-    """Run ``job`` in a subprocess; cancel kills it; a death without a final state marks the run failed."""
+    """Run ``job`` in a subprocess; cancel stops it; a death without a final state marks the run failed."""
     run_dir, record = job.run_dir, job.record
     t0 = time.monotonic()
     env = dict(os.environ, PYTHONUNBUFFERED="1", **job.env)
@@ -221,7 +236,7 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
     try:
         while True:
             if job.cancel_event.is_set() and proc.poll() is None:
-                proc.kill()
+                _stop_worker(proc)
                 cancelled = True
             try:
                 line = lines.get(timeout=0.05)
@@ -231,8 +246,7 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
                 break
             relay_line(line, run_dir, record.id, emit)
     except KeyboardInterrupt:
-        proc.kill()
-        proc.wait()
+        _stop_worker(proc)
         mark_dead(run_dir, RunState.CANCELLED, "cancelled by the user", t0, emit)
         raise
     code = proc.wait()
@@ -244,6 +258,17 @@ def execute_worker(job: Job, emit: EventSink) -> RunRecord:
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         return mark_dead(run_dir, RunState.FAILED, f"worker process died ({how})", t0, emit, stderr_tail)
     return final
+
+
+def _stop_worker(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
+    """SIGTERM first, so the worker finishes the file it is writing and records its own state; SIGKILL if it
+    has not ended within ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def relay_line(line: bytes | str, run_dir: Path, run_id: str, emit: EventSink) -> None:
@@ -293,10 +318,17 @@ class Runner:
         return Job(run_dir=run_dir, record=record, spec=spec)
 
     def execute(self, job: Job, on_event: EventSink | None = None) -> RunRecord:
+        """Run a prepared job. A Ctrl-C that lands before the task's own handling began (while the run is still
+        queued or just started) also leaves the run ``cancelled``, then propagates."""
         emit = on_event or (lambda event: None)
-        if job.record.execution == "worker":
-            return execute_worker(job, emit)
-        return execute_inproc(job, emit)
+        try:
+            if job.record.execution == "worker":
+                return execute_worker(job, emit)
+            return execute_inproc(job, emit)
+        except KeyboardInterrupt:
+            if not RunStore.load(job.run_dir).state.finished:
+                mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", time.monotonic(), emit)
+            raise
 
     def run(self, request: RunRequest, on_event: EventSink | None = None) -> tuple[Job, RunRecord]:
         job = self.prepare(request)

@@ -121,7 +121,7 @@ class RunStore:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunStoreError(f"{path}: not a run directory (no run.json)") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise RunStoreError(f"{path}: unreadable run record ({type(exc).__name__}: {exc})") from None
         if isinstance(doc, dict) and int(doc.get("schema_version", 0) or 0) > RUN_SCHEMA:
             raise RunStoreError(f"{path}: run record schema {doc['schema_version']} is newer than this workbench "

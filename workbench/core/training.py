@@ -129,7 +129,8 @@ def load_checkpoint(ref: str | Path, *, model, optimizer=None, scheduler=None,
 
 
 def publish_model(card: ModelCard, files: dict[str, Path], zoo: Path | None = None) -> Path:
-    """Put ``files`` (name in the card's folder -> source path) and the card into the user's zoo.
+    """Put ``files`` (name in the card's folder, sub-folders allowed -> source path) and the card into the user's
+    zoo.
 
     The new version is assembled beside the zoo and swapped in; a model already there is kept under
     ``<zoo>/.versions/<id>-<time>`` rather than overwritten. Shipped models are never touched.
@@ -141,6 +142,7 @@ def publish_model(card: ModelCard, files: dict[str, Path], zoo: Path | None = No
     try:
         os.chmod(staging, user_mode(directory=True))
         for name, source in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, staging / name)
         (staging / "card.json").write_text(card.to_json(), encoding="utf-8")
         if target.exists():

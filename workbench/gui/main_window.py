@@ -273,21 +273,21 @@ class MainWindow(QMainWindow):
         self.tab_list.addAction("Close all tabs", self.close_all_tabs)
 
     # --- help ---------------------------------------------------------------------------------------
-    def open_docs(self) -> QUrl:
-        """Open the README (source installs) in the desktop's viewer; a wheel install says where to look."""
+    def docs_url(self) -> QUrl:
+        """The README of a source install (empty for a wheel: the status bar then says where to look)."""
         readme = docs_location()
-        if readme is None:
+        return QUrl() if readme is None else QUrl.fromLocalFile(str(readme))
+
+    def open_docs(self) -> None:
+        url = self.docs_url()
+        if url.isEmpty():
             self.statusBar().showMessage("documentation: the project's README and docs/; `workbench --help` "
                                          "and `workbench run TASK --help` describe every command and task", 15000)
-            return QUrl()
-        url = QUrl.fromLocalFile(str(readme))
-        QDesktopServices.openUrl(url)
-        return url
+        else:
+            QDesktopServices.openUrl(url)
 
-    def open_log_folder(self) -> QUrl:
-        url = QUrl.fromLocalFile(str(log_folder()))
-        QDesktopServices.openUrl(url)
-        return url
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_folder())))
 
     def show_about(self) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Information, "About Alignment Workbench", about_html(self.host),

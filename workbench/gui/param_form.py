@@ -141,9 +141,12 @@ class PathList(QWidget):
         self.list.setMaximumHeight(90)
         layout.addWidget(self.list)
         buttons = QHBoxLayout()
-        self.add = QPushButton("Add folder…" if folders else "Add files…")
+        self.add = QToolButton()
+        self.add.setText("Add…")
+        self.add.setToolTip("add a folder" if folders else "add files")
         self.add.clicked.connect(self._pick)
-        self.remove = QPushButton("Remove")
+        self.remove = QToolButton()
+        self.remove.setText("Remove")
         self.remove.clicked.connect(self._remove_selected)
         buttons.addWidget(self.add)
         buttons.addWidget(self.remove)
@@ -175,9 +178,20 @@ class PathList(QWidget):
         self.changed.emit()
 
 
-def _place(plan: FieldPlan) -> tuple[bool, bool]:
-    """Form order: ungrouped fields (the key choices), then the groups, "Advanced" last; the model's order kept."""
-    return bool(plan.group), plan.group.lower().startswith("advanced")
+def _two_lines(label: str, longest: int = 14) -> str:
+    """A long label broken at its middle space ("correspondences\npath"), so the label column stays narrow
+    (an explicit break: a word-wrapped label would make QFormLayout clip the wrapped descriptions beside it)."""
+    if len(label) <= longest or " " not in label:
+        return label
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return f"{label[:cut]}\n{label[cut + 1:]}"
+
+
+def _place(plan: FieldPlan, group_start: int) -> tuple[bool, bool, int]:
+    """Form order: ungrouped fields (the key choices), then each group's fields together under its heading (groups
+    in the order they first appear, "Advanced" last); the model's order kept within each."""
+    return bool(plan.group), plan.group.lower().startswith("advanced"), group_start
 
 
 class FieldEditor(QWidget):
@@ -260,6 +274,7 @@ class FieldEditor(QWidget):
         self.setToolTip(plan.help)
         self.changed.connect(self._update_reset)
         self._update_reset()
+        self.shown = True  # the form hides the row when the field does not apply
 
     def is_default(self) -> bool:
         """True while the field shows its default (what an untouched form would run with)."""
@@ -386,29 +401,29 @@ class ParamForm(QWidget):
                            f"{spec.description}")
         plans = plan_form(spec.params)
         self.groups = {}
-        for plan in sorted(plans, key=_place):
-            layout = self.fields
-            if plan.group:
-                if plan.group not in self.groups:
-                    self.groups[plan.group] = self._group_box(plan.group)
-                layout = self.groups[plan.group].layout()
+        first = {}
+        for i, plan in enumerate(plans):
+            first.setdefault(plan.group, i)
+        for plan in sorted(plans, key=lambda p: _place(p, first[p.group])):
+            if plan.group and plan.group not in self.groups:
+                self.groups[plan.group] = self._group_box(plan.group)
             editor = FieldEditor(plan)
             editor.changed.connect(self.revalidate)
             self.editors[plan.name] = editor
-            label = QLabel(plan.label + (" *" if plan.required else ""))
-            label.setWordWrap(True)  # "correspondences path" takes two short lines, not the field's width
+            label = QLabel(_two_lines(plan.label) + (" *" if plan.required else ""))
             label.setToolTip(plan.help)
-            layout.addRow(label, editor)
+            self.fields.addRow(label, editor)
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
         self.isolate.setChecked(heavy)
         self._fill_placement()
         self.revalidate()
 
     def _group_box(self, title: str) -> QGroupBox:
-        """A box for a group of fields; "Advanced" starts collapsed (its title's check box shows it)."""
+        """The heading of a group of fields (the rows under it, in the one form layout, so their wrapped
+        descriptions keep their height); "Advanced" starts collapsed (its title's check box shows it)."""
         box = QGroupBox(title)
         box.setObjectName(f"group-{title}")
-        QFormLayout(box)
+        box.setFlat(True)
         if title.lower().startswith("advanced"):
             box.setCheckable(True)
             box.setChecked(False)
@@ -430,9 +445,11 @@ class ParamForm(QWidget):
 
     def _update_visibility(self) -> None:
         for name, editor in self.editors.items():
-            box = self.groups.get(editor.plan.group)
-            layout = box.layout() if box is not None else self.fields
-            layout.setRowVisible(editor, self.shown(name))
+            shown = self.shown(name)
+            if shown != editor.shown:
+                editor.shown = shown
+                editor.setVisible(shown)  # not QFormLayout.setRowVisible: it clips wrapped rows below
+                self.fields.labelForField(editor).setVisible(shown)
 
     def _fill_placement(self) -> None:
         if self.spec is None:

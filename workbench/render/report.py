@@ -10,6 +10,7 @@ import numpy as np
 
 from workbench.core import results as R
 from workbench.core.atomic import atomic_write_text
+from workbench.core.batch import read_batch_record
 from workbench.core.errors import UserError
 from workbench.core.plugins import get_host
 from workbench.core.results import ResultFileError
@@ -56,8 +57,7 @@ def expand_folders(folders: list[Path]) -> list[Path]:
         if (folder / "run.json").is_file() or not (folder / "batch.json").is_file():
             run_dirs.append(folder)
             continue
-        doc = json.loads((folder / "batch.json").read_text())
-        run_dirs += [Path(s["run_dir"]) for s in doc.get("steps", []) if s.get("run_dir")]
+        run_dirs += [Path(s.run_dir) for s in read_batch_record(folder).steps if s.run_dir]
     return run_dirs
 
 

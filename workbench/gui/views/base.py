@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +65,9 @@ class ResultView(QWidget):
             row.addWidget(self.step_label)
             row.addWidget(self.step_next)
             self.controls.insertWidget(0, self.step_bar)
-        for button in (self.step_prev, self.step_next):
-            with contextlib.suppress(RuntimeError):  # not connected yet
-                button.clicked.disconnect()
-        self.step_prev.clicked.connect(lambda: go(index - 1))
-        self.step_next.clicked.connect(lambda: go(index + 1))
+            self.step_prev.clicked.connect(lambda: self._step[1](self._step[0] - 1))
+            self.step_next.clicked.connect(lambda: self._step[1](self._step[0] + 1))
+        self._step = (index, go)
         self.step_prev.setEnabled(index > 0)
         self.step_next.setEnabled(index < total - 1)
         self.step_label.setText(f"{index + 1} / {total}")

@@ -1,0 +1,78 @@
+"""Sampling from a loaded pipeline: the scheduler swap, one image per (prompt, seed), PNGs that carry their prompt
+and seed, and the ``samples.jsonl`` index. Used by ``diffusion.sample``, ``diffusion.evaluate`` and the trainers'
+previews, so every picture of the plugin is made the same way."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.api import UserError
+
+SCHEDULERS = {"ddim": "DDIMScheduler", "ddpm": "DDPMScheduler", "euler": "EulerDiscreteScheduler",
+              "dpm++": "DPMSolverMultistepScheduler", "unipc": "UniPCMultistepScheduler"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated image's recipe."""
+
+    prompt: str
+    seed: int
+    steps: int
+    guidance_scale: float
+    scheduler: str
+
+
+def use_scheduler(pipe, name: str) -> None:
+    """Swap ``pipe.scheduler`` for ``name`` built from the current scheduler's config (same noise schedule)."""
+    import diffusers
+
+    if name not in SCHEDULERS:
+        raise UserError(f"scheduler={name!r}: expected one of {', '.join(SCHEDULERS)}")
+    pipe.scheduler = getattr(diffusers, SCHEDULERS[name]).from_config(pipe.scheduler.config)
+
+
+def read_prompts(prompts: list[str], prompts_file: str) -> list[str]:
+    """The prompts given inline and/or one per line of a text file (blank lines skipped); none is an error."""
+    found = [p for p in prompts if p.strip()]
+    if prompts_file:
+        path = Path(prompts_file)
+        if not path.is_file():
+            raise UserError(f"prompts_file={prompts_file}: no such file")
+        found += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not found:
+        raise UserError("prompts: the prompt list is empty (give prompts=[...] or a prompts_file with one prompt "
+                        "per line)")
+    return found
+
+
+def generate(pipe, samples: list[Sample], height: int = 0, width: int = 0) -> list[np.ndarray]:
+    """HxWx3 uint8 images, one per sample, each from its own seeded generator (independent of batching)."""
+    images = []
+    for s in samples:
+        out = pipe(s.prompt, num_inference_steps=s.steps, guidance_scale=s.guidance_scale, height=height or None,
+                   width=width or None, generator=torch.Generator().manual_seed(s.seed), output_type="np")
+        images.append((np.clip(out.images[0], 0, 1) * 255).round().astype(np.uint8))
+    return images
+
+
+def save_samples(images: list[np.ndarray], samples: list[Sample], folder: Path, model: str) -> Path:
+    """Each image as ``NNN-seedS.png`` with its recipe in the PNG text chunks, and ``samples.jsonl`` beside them."""
+    from PIL import Image, PngImagePlugin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = folder / "samples.jsonl"
+    with index.open("w", encoding="utf-8") as out:
+        for i, (image, sample) in enumerate(zip(images, samples, strict=True)):
+            record = {"file": f"{i:03d}-seed{sample.seed}.png", "model": model, **asdict(sample)}
+            info = PngImagePlugin.PngInfo()
+            for key, value in record.items():
+                info.add_text(key, str(value))
+            Image.fromarray(image).save(folder / record["file"], pnginfo=info)
+            out.write(json.dumps(record) + "\n")
+    return index

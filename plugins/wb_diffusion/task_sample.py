@@ -1,0 +1,33 @@
+"""Task ``diffusion.sample``: images from any text-to-image source for prompts x seeds, as a grid, PNGs carrying
+their prompt and seed, and ``samples.jsonl``. On ``onnx-*`` backends the UNet runs on ONNX Runtime."""
+
+from __future__ import annotations
+
+from wb_diffusion.params_base import SampleParams
+from wb_diffusion.pipelines import load_pipeline
+from wb_diffusion.sampling import Sample, generate, read_prompts, save_samples, use_scheduler
+from workbench.api import ImageGrid, Progress, RunContext
+
+
+def run(params: SampleParams, ctx: RunContext):
+    prompts = read_prompts(params.prompts, params.prompts_file)
+    device = "cpu" if ctx.engine == "onnx" else ctx.device
+    pipe = load_pipeline(params.model, device=device, config=params.config, lora=params.lora)
+    use_scheduler(pipe, params.scheduler)
+    if ctx.engine == "onnx":
+        from wb_diffusion.onnx_unet import use_onnx_unet
+
+        ctx.log(f"UNet: {use_onnx_unet(pipe, ctx)}")
+    samples = [Sample(p, s, params.steps, params.guidance_scale, params.scheduler) for p in prompts
+               for s in params.seeds]
+    images = []
+    for i, sample in enumerate(samples):
+        ctx.check_cancelled()
+        images += generate(pipe, [sample], params.height, params.width)
+        yield Progress((i + 1) / len(samples), f"image {i + 1}/{len(samples)}: {sample.prompt!r} seed {sample.seed}")
+    index = save_samples(images, samples, ctx.artifacts / "samples", params.model)
+    ctx.log(f"{len(images)} images and {index.name} in {index.parent}")
+    yield ImageGrid(name="samples", title=f"{params.model}{' + ' + params.lora if params.lora else ''}: "
+                                          f"{params.scheduler}, {params.steps} steps, guidance {params.guidance_scale}",
+                    images=images, captions=[f"{s.prompt} (seed {s.seed})" for s in samples],
+                    ncols=max(1, len(params.seeds)))

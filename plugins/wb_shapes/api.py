@@ -1,0 +1,21 @@
+"""The shapes plugin's public library: prompts with ground truth and the independent checker that judges
+text-to-image samples against them (tasks that use it declare ``requires=("shapes-clip",)``).
+
+``heldout_prompts`` gives test-split prompts, ``render_prompts`` the world's own drawing of them, and
+``judge(images, specs)`` (or ``load_checker(device).judge``) says which pictures follow their prompt;
+``load_checker(device).presence(images, pairs)`` the probability that each picture shows a ``(colour, shape)``.
+"""
+
+from wb_shapes.checker import MapReading
+from wb_shapes.judge import (
+    JudgeResult,
+    PromptSpec,
+    ShapesJudge,
+    heldout_prompts,
+    judge,
+    load_checker,
+    render_prompts,
+)
+
+__all__ = ["JudgeResult", "MapReading", "PromptSpec", "ShapesJudge", "heldout_prompts", "judge", "load_checker",
+           "render_prompts"]
