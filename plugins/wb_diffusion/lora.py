@@ -13,10 +13,13 @@ from pathlib import Path
 
 import torch
 
+from wb_diffusion.pipelines import load_lora
 from workbench.api import UserError
 
 TARGETS = ("to_k", "to_q", "to_v", "to_out.0")
 LORA_FILE = "pytorch_lora_weights.safetensors"
+__all__ = ["LORA_FILE", "TARGETS", "add_lora", "export_merged_unet", "load_lora", "lora_state_dict", "merged_unet",
+           "save_lora"]
 
 
 def add_lora(unet, rank: int = 4, alpha: float | None = None, targets: Sequence[str] = TARGETS) -> list:
@@ -53,18 +56,6 @@ def save_lora(pipe, folder: Path) -> Path:
     type(pipe).save_lora_weights(folder, unet_lora_layers=lora_state_dict(pipe.unet),
                                  unet_lora_adapter_metadata=metadata)
     return folder / LORA_FILE
-
-
-def load_lora(pipe, source: Path | str, adapter_name: str = "default") -> None:
-    """Load a diffusers-format LoRA into ``pipe``; one made for another UNet is a clear error."""
-    path = Path(source)
-    if not (path / LORA_FILE).is_file() and not path.is_file():
-        raise UserError(f"lora={source}: no {LORA_FILE} there")
-    try:
-        pipe.load_lora_weights(str(path), adapter_name=adapter_name)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise UserError(f"lora={source}: does not fit this pipeline's UNet (made for another architecture?): "
-                        f"{str(exc).splitlines()[0]}") from None
 
 
 def merged_unet(unet):
