@@ -2,7 +2,8 @@
 
 The adapter starts as the base exactly (gaussian A, zero B); ``unet.disable_adapters()`` gives the base again, which
 is Diffusion-DPO's reference model for free. Saved files are ``pytorch_lora_weights.safetensors`` in a folder that
-``pipe.load_lora_weights(folder)`` reads, with the adapter config as metadata (so ``alpha`` survives).
+``pipe.load_lora_weights(folder)`` and the pipelines' architecture-checked ``load_lora`` (re-exported here) read,
+with the adapter config as metadata (so ``alpha`` survives).
 """
 
 from __future__ import annotations
