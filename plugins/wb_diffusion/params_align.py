@@ -53,6 +53,9 @@ class AlignITParams(VersionedParams, SamplingFields):
     splice_values: bool = Field(True, description="take the concept's values from the customised model")
     splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
     attention_maps: bool = Field(True, description="record the cross-attention maps per token")
+    judge_as: str = Field("", description="the shapes-world object the concept stands for (e.g. 'red star'): the "
+                                          "independent shapes checker then judges the three variants on the "
+                                          "prompt with the concept read as that object")
 
 
 class TextualInversionParams(VersionedParams):
