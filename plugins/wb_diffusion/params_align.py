@@ -125,4 +125,8 @@ class LongAlignEvaluateParams(VersionedParams):
     split: Literal["reference", "sentences"] = Field("reference", description="segment split rule")
     token_length: int = Field(240, ge=1, le=4096)
     omega: float = Field(0.3, ge=0, le=1, description="for the reward split reported beside the checker")
+    preamble: str = Field("This is a small square picture with flat colours and sharp edges. The light is even and "
+                          "there are no shadows. Every shape is drawn from above.",
+                          description="sentences put before each caption, so that the objects it describes last "
+                                      "start past the 77-token context ('' for the captions alone)")
     data_seed: int = Field(0, ge=0)
