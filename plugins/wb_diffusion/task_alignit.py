@@ -44,7 +44,8 @@ def judged(params: AlignITParams, variants: dict[str, list[np.ndarray]]) -> Metr
     from wb_shapes.api import PromptSpec, load_checker
 
     spec = PromptSpec.parse(params.prompt.replace(params.concept, params.judge_as))
-    concept = PromptSpec.parse(params.judge_as).objects
+    concept_spec = PromptSpec.parse(params.judge_as)
+    concept = concept_spec.objects
     if len(concept) != 1:
         raise UserError(f"judge_as={params.judge_as!r}: name one shapes object, e.g. 'red star'")
     rest = [i for i, obj in enumerate(spec.objects) if obj != concept[0]]
@@ -54,11 +55,13 @@ def judged(params: AlignITParams, variants: dict[str, list[np.ndarray]]) -> Metr
         verdict = checker.judge(images, [spec] * len(images))
         present = np.stack(verdict.object_probs) > 0.5
         concept_rate = float(np.mean(checker.presence(images, concept * len(images)) > 0.5))
+        concept_colour = float(checker.judge(images, [concept_spec] * len(images)).colours_ok.mean())
         rest_rate = float(present[:, rest].mean()) if rest else float("nan")
-        rows.append([name, round(concept_rate, 4), round(rest_rate, 4), round(float(verdict.follows.mean()), 4)])
+        rows.append([name, round(concept_rate, 4), round(concept_colour, 4), round(rest_rate, 4),
+                     round(float(verdict.follows.mean()), 4)])
     return MetricsTable(name="checker", title="Independent shapes checker: concept and the rest of the prompt",
-                        columns=["variant", f"concept ({params.judge_as}) present", "other objects present",
-                                 "prompt followed"], rows=rows,
+                        columns=["variant", f"concept ({params.judge_as}) present", "concept's colour present",
+                                 "other objects present", "prompt followed"], rows=rows,
                         notes=f"prompt read as {spec.caption!r}; {len(params.seeds)} seeds; present: checker "
                               "probability > 0.5; base reads the stand-in, not the concept")
 
