@@ -6,7 +6,7 @@ Importing this module is cheap (no torch, no Qt): hook modules use it at listing
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.clip import CaptionTruncatedWarning, ClipLoadError, LoadedClip, load_clip, save_clip_dir
+from workbench.clip import CaptionTruncatedWarning, ClipLoadError, LoadedClip, is_offline, load_clip, save_clip_dir
 from workbench.core.assets import package_path, user_zoo
 from workbench.core.catalog import find_recipe, load_sample, load_zoo_model, sample_spec, zoo_card, zoo_weights
 from workbench.core.checkpoints import CheckpointError, load_into, load_state_dict, save_safetensors
@@ -80,7 +80,7 @@ __all__ = [
     "ImageGrid", "ImagePairs", "ImageReadError", "InferenceSession", "LabelledImageSet", "LoadedClip",
     "MetricsTable", "ModelCard", "Progress", "Regions", "Registration", "Result", "ResultKindSpec", "RunContext",
     "SampleSpec", "SceneObject", "ScoreSet", "TaskSpec", "TokenScores", "UserError", "VersionedParams",
-    "check_classifier", "export_onnx", "find_recipe", "hookimpl", "load_clip", "load_into", "load_sample",
+    "check_classifier", "export_onnx", "is_offline", "find_recipe", "hookimpl", "load_clip", "load_into", "load_sample",
     "load_state_dict", "load_zoo_model", "onnx_session", "package_path", "read_image", "read_image_folder",
     "read_image_tree", "resolve_entry", "sample_spec", "save_clip_dir", "save_safetensors", "to_uint8",
     "user_zoo", "zoo_card", "zoo_weights",

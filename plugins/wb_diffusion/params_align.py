@@ -53,6 +53,9 @@ class AlignITParams(VersionedParams, SamplingFields):
     splice_values: bool = Field(True, description="take the concept's values from the customised model")
     splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
     attention_maps: bool = Field(True, description="record the cross-attention maps per token")
+    judge_as: str = Field("", description="the shapes-world object the concept stands for (e.g. 'red star'): the "
+                                          "independent shapes checker then judges the three variants on the "
+                                          "prompt with the concept read as that object")
 
 
 class TextualInversionParams(VersionedParams):
@@ -122,4 +125,8 @@ class LongAlignEvaluateParams(VersionedParams):
     split: Literal["reference", "sentences"] = Field("reference", description="segment split rule")
     token_length: int = Field(240, ge=1, le=4096)
     omega: float = Field(0.3, ge=0, le=1, description="for the reward split reported beside the checker")
+    preamble: str = Field("This is a small square picture with flat colours and sharp edges. The light is even and "
+                          "there are no shadows. Every shape is drawn from above.",
+                          description="sentences put before each caption, so that the objects it describes last "
+                                      "start past the 77-token context ('' for the captions alone)")
     data_seed: int = Field(0, ge=0)

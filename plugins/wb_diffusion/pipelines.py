@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.api import ModelCard, UserError, zoo_card
+from workbench.api import ModelCard, UserError, is_offline, zoo_card
 
 BUILT_IN = ("tiny-random", "tiny-random-sdxl")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -154,8 +154,6 @@ def _from_single_file(path: Path, config: str, dtype: torch.dtype):
 
 def _from_hub(name: str, dtype: torch.dtype):
     from diffusers import DiffusionPipeline
-
-    from workbench.clip.loading import is_offline
 
     if is_offline():
         raise UserError(f"model={name!r}: a hub name needs the network, and the workbench is offline "

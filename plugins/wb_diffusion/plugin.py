@@ -62,6 +62,7 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH + ("onnx-cuda", "onnx-cpu"),
         execution="worker",
         outputs=("image-grid",),
+        requires=("shapes-clip",),
     ))
     registry.add_task(TaskSpec(
         id="diffusion.evaluate",

@@ -11,7 +11,7 @@ from wb_diffusion import alignit
 from wb_diffusion.params_align import AlignITParams
 from wb_diffusion.pipelines import load_pipeline
 from wb_diffusion.sampling_util import sample_seeds
-from workbench.api import HeatmapGrid, ImageGrid, Progress, RunContext, TokenScores, UserError
+from workbench.api import HeatmapGrid, ImageGrid, MetricsTable, Progress, RunContext, TokenScores, UserError
 
 
 def load_customised(params: AlignITParams, device: str):
@@ -37,6 +37,33 @@ def _maps(record: alignit.AttentionMaps, tokens: list[str], image: np.ndarray, t
     maps = alignit.token_maps(record, len(tokens)).numpy()
     return HeatmapGrid(name=name, title=title, images=[image], heats=list(maps), labels=tokens, ncols=6,
                        caption="cross-attention per token, averaged over heads, steps, seeds and the finest layers")
+
+
+def judged(params: AlignITParams, variants: dict[str, list[np.ndarray]]) -> MetricsTable:
+    """The independent shapes checker on each variant: the concept's presence and the rest of the prompt's."""
+    from wb_shapes.api import PromptSpec, load_checker
+
+    spec = PromptSpec.parse(params.prompt.replace(params.concept, params.judge_as))
+    concept_spec = PromptSpec.parse(params.judge_as)
+    concept = concept_spec.objects
+    if len(concept) != 1:
+        raise UserError(f"judge_as={params.judge_as!r}: name one shapes object, e.g. 'red star'")
+    rest = [i for i, obj in enumerate(spec.objects) if obj != concept[0]]
+    checker = load_checker()
+    rows = []
+    for name, images in variants.items():
+        verdict = checker.judge(images, [spec] * len(images))
+        present = np.stack(verdict.object_probs) > 0.5
+        concept_rate = float(np.mean(checker.presence(images, concept * len(images)) > 0.5))
+        concept_colour = float(checker.judge(images, [concept_spec] * len(images)).colours_ok.mean())
+        rest_rate = float(present[:, rest].mean()) if rest else float("nan")
+        rows.append([name, round(concept_rate, 4), round(concept_colour, 4), round(rest_rate, 4),
+                     round(float(verdict.follows.mean()), 4)])
+    return MetricsTable(name="checker", title="Independent shapes checker: concept and the rest of the prompt",
+                        columns=["variant", f"concept ({params.judge_as}) present", "concept's colour present",
+                                 "other objects present", "prompt followed"], rows=rows,
+                        notes=f"prompt read as {spec.caption!r}; {len(params.seeds)} seeds; present: checker "
+                              "probability > 0.5; base reads the stand-in, not the concept")
 
 
 def run(params: AlignITParams, ctx: RunContext):
@@ -80,6 +107,8 @@ def run(params: AlignITParams, ctx: RunContext):
                       flags=flags, threshold=0.0,
                       summary={"mean_drift_non_concept": float(drift[~flags].mean()) if (~flags).any() else 0.0,
                                "mean_drift_concept": float(drift[flags].mean())})
+    if params.judge_as:
+        yield judged(params, {"base": base_images, params.customisation: custom_images, "AlignIT": aligned_images})
     if params.attention_maps:
         yield _maps(custom_record, tokens, custom_images[0], "Cross-attention maps, customised",
                     "attention-customised")

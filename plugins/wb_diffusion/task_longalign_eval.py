@@ -1,6 +1,7 @@
 """Task ``diffusion.longalign-evaluate``: do the objects a long prompt describes late appear?
 
-The prompts are the long captions of held-out shapes scenes with 3-4 objects (past the 77-token context). Each is
+The prompts are the long captions of held-out shapes scenes with 3-4 objects after a preamble of generic
+sentences, so the objects described last start past the 77-token context. Each is
 sampled with the plain (truncated) encoding and with LongAlign's segment encoding on the same seeds; the
 independent shapes checker (``wb_shapes.api``, trained on the world's ground truth, not a CLIP) says which named
 objects are present. An object is *late* when its first mention starts past the context. The tiny CLIP's reward
@@ -50,7 +51,7 @@ def run(params: LongAlignEvaluateParams, ctx: RunContext):
               for name in ("plain", "segments")}
     pairs_left, pairs_right, captions = [], [], []
     for k, spec in enumerate(specs):
-        prompt = spec.long_caption
+        prompt = f"{params.preamble} {spec.long_caption}".strip()
         late = late_objects(pipe.tokenizer, prompt, spec.objects)
         embeds, negative = segment_prompt_embeds(pipe, [prompt], split=params.split,
                                                  token_length=params.token_length)

@@ -47,20 +47,33 @@ def _run(args: list[str], out: Path, launcher: list[str]) -> list[Path]:
     return sorted(out.iterdir())
 
 
-@pytest.mark.slow
-def test_two_gloo_processes_train_vbreg_as_one_process_does(tmp_path):
-    single = _run(VBREG, tmp_path / "single", [sys.executable])
+def _single_and_ranks(args: list[str], tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    """The run folders of one plain process and of two gloo processes under torchrun (rank 0 first)."""
+    single = _run(args, tmp_path / "single", [sys.executable])
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
                 str(_free_port())]
-    ranks = sorted(_run(VBREG, tmp_path / "ddp", torchrun), key=lambda p: p.name.rsplit("-", 1)[1])
+    ranks = sorted(_run(args, tmp_path / "ddp", torchrun), key=lambda p: p.name.rsplit("-", 1)[1])
     assert [p.name.rsplit("-", 1)[1] for p in ranks] == ["rank0", "rank1"]
     assert (ranks[0] / "artifacts" / CHECKPOINT).is_file() and not (ranks[1] / "artifacts" / CHECKPOINT).exists()
+    return single, ranks
+
+
+def _checkpoint_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+
+
+def _assert_same(one: dict, two: dict, atol: float) -> None:
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=atol, msg=key)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_vbreg_as_one_process_does(tmp_path):
+    single, ranks = _single_and_ranks(VBREG, tmp_path)
     one = load_file(single[0] / "artifacts" / "model.safetensors")
     for folder in ranks:
-        two = load_file(folder / "artifacts" / "model.safetensors")
-        assert one.keys() == two.keys()
-        for key in one:
-            torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
+        _assert_same(one, load_file(folder / "artifacts" / "model.safetensors"), 1e-5)
 
 
 CLIP = ["clip.train", "--set", "steps=4", "--set", "stop_after=3", "--set", "batch_size=12", "--set", "warmup_steps=1",
@@ -71,15 +84,8 @@ CLIP = ["clip.train", "--set", "steps=4", "--set", "stop_after=3", "--set", "bat
 def test_two_gloo_processes_train_the_tiny_clip_as_one_process_does(tmp_path):
     """The contrastive loss runs on features gathered from both ranks (uneven shares: counterfactuals and foils
     fall where they fall), so the gradient is the one-process gradient."""
-    single = _run(CLIP, tmp_path / "single", [sys.executable])
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(_free_port())]
-    rank0 = next(p for p in _run(CLIP, tmp_path / "ddp", torchrun) if p.name.endswith("-rank0"))
-    one = torch.load(single[0] / "artifacts" / CHECKPOINT, weights_only=False)["model"]
-    two = torch.load(rank0 / "artifacts" / CHECKPOINT, weights_only=False)["model"]
-    assert one.keys() == two.keys()
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=2e-5, msg=key)
+    single, ranks = _single_and_ranks(CLIP, tmp_path)
+    _assert_same(_checkpoint_weights(single[0]), _checkpoint_weights(ranks[0]), 2e-5)
 
 
 CLIM = ["clim.tune", "--set", "steps=3", "--set", "stop_after=2", "--set", "batch_size=10", "--set", "eval_scenes=4",
@@ -90,13 +96,8 @@ CLIM = ["clim.tune", "--set", "steps=3", "--set", "stop_after=2", "--set", "batc
 def test_two_gloo_processes_tune_clim_as_one_process_does(tmp_path):
     """Each rank embeds its share of the mosaics and single images; the region-caption loss runs on both ranks'
     gathered features."""
-    single = _run(CLIM, tmp_path / "single", [sys.executable])
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(_free_port())]
-    rank0 = next(p for p in _run(CLIM, tmp_path / "ddp", torchrun) if p.name.endswith("-rank0"))
-    one = torch.load(single[0] / "artifacts" / CHECKPOINT, weights_only=False)["model"]
-    two = torch.load(rank0 / "artifacts" / CHECKPOINT, weights_only=False)["model"]
+    single, ranks = _single_and_ranks(CLIM, tmp_path)
+    one = _checkpoint_weights(single[0])
     base = load_clip("tiny-clip").model.state_dict()
     assert any((one[k] - base[k]).abs().max() > 1e-4 for k in one if "resblocks.2" in k)
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=2e-5, msg=key)
+    _assert_same(one, _checkpoint_weights(ranks[0]), 2e-5)

@@ -47,8 +47,11 @@ def embedding(tmp_path):
 
 def test_alignit_task_compares_base_customised_and_alignit(workbench_home, embedding):
     results, record = _run("diffusion.alignit", custom=str(embedding), stand_in="x",
-                           prompt="a <concept> next to a blue square")
+                           prompt="a <concept> next to a blue square", judge_as="red star")
     assert record.state == RunState.COMPLETED, record.error
+    checker = results["checker"]
+    assert [r[0] for r in checker.rows] == ["base", "textual-inversion", "AlignIT"]
+    assert all(0 <= v <= 1 for r in checker.rows for v in r[1:]) and "red star" in checker.notes
     grid = results["comparison"]
     assert len(grid.images) == 6 and grid.captions[2] == "AlignIT, seed 0"
     assert np.abs(grid.images[1].astype(int) - grid.images[2]).max() > 0

@@ -92,3 +92,17 @@ def test_a_bad_source_is_a_clear_error(source, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="model="):
         load_pipeline(source)
+
+
+def test_sdxl_goes_through_the_same_folder_and_single_file_path(tmp_path):
+    from safetensors.torch import save_file
+
+    from wb_diffusion.pipelines import is_sdxl, load_pipeline
+
+    load_pipeline("tiny-random-sdxl").save_pretrained(tmp_path / "sdxl")
+    pipe = load_pipeline(str(tmp_path / "sdxl"))
+    assert is_sdxl(pipe)
+    tuned = {k: (v - 0.01).contiguous() for k, v in pipe.unet.state_dict().items()}
+    save_file(tuned, tmp_path / "unet.safetensors")
+    loaded = load_pipeline(str(tmp_path / "unet.safetensors"), config=str(tmp_path / "sdxl"))
+    assert is_sdxl(loaded) and all(torch.equal(v, tuned[k]) for k, v in loaded.unet.state_dict().items())

@@ -38,6 +38,7 @@ def test_sample_writes_a_grid_and_pngs_with_prompt_and_seed(runner, tmp_path):
     np.testing.assert_array_equal(np.asarray(png), grid.images[3])
 
 
+@pytest.mark.slow
 def test_the_unet_on_onnx_runtime_samples_the_torch_images(runner):
     params = {"prompts": ["a red circle"], "seeds": [3], "steps": 3}
     torch_job, torch_record = _run(runner, params)
