@@ -5,7 +5,9 @@ Each step samples the batch's prompts with DDIM and classifier-free guidance; ``
 input is always detached while the DDIM update chain keeps its gradient (as the reference's ``unet_reward.py``).
 The final latents are decoded, clamped to [0, 1] and scored by a CLIP: ``S_omega`` (:mod:`wb_diffusion.
 reward_split`); the loss is ``0.5 (1 - mean S_omega)``. A LoRA on the UNet learns; the reward's raw and
-reweighted values and both parts are logged, and the base | tuned grid uses the same seeds.
+reweighted values and both parts are logged, and the base | tuned grid uses the same seeds. Under torchrun each
+rank samples its share of the prompts (the shared text direction ``V`` is the whole batch's, as the reference
+gathers it) and the LoRA's gradients are averaged.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from wb_diffusion.longalign import segment_prompt_embeds, split_segments
 from wb_diffusion.lora import add_lora, save_lora
 from wb_diffusion.params_align import RewardTuneParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.reward_split import split_score
+from wb_diffusion.reward_split import shared_direction, split_score
 from wb_diffusion.sampling_util import sample_seeds
-from workbench.api import Curves, ImageGrid, Progress, RunContext, UserError, load_clip, load_sample
+from workbench.api import Curves, Distributed, ImageGrid, Progress, RunContext, UserError, load_clip, load_sample
 
 
 class ClipReward:
@@ -70,14 +72,17 @@ def conditioning(pipe, prompts: list[str], params: RewardTuneParams) -> tuple[to
 
 
 def sample_with_grad(pipe, cond: torch.Tensor, uncond: torch.Tensor, params: RewardTuneParams,
-                     gen: torch.Generator) -> torch.Tensor:
-    """Images in [0, 1] (B, 3, H, W) whose graph reaches the UNet through ``grad_steps`` denoising steps."""
+                     gen: torch.Generator, dist: Distributed | None = None) -> torch.Tensor:
+    """Images in [0, 1] (B, 3, H, W) whose graph reaches the UNet through ``grad_steps`` denoising steps. Under
+    data parallelism ``cond``/``uncond`` are this rank's share of ``params.batch_size`` prompts, and the initial
+    noise is drawn for the whole batch and shared out the same way."""
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     scheduler.set_timesteps(params.sample_steps, device=pipe.unet.device)
-    n, side = len(cond), pipe.unet.config.sample_size
-    latents = torch.randn((n, pipe.unet.config.in_channels, side, side), generator=gen).to(cond) \
+    dist = dist or Distributed()
+    n, side = len(cond) if not dist.active else params.batch_size, pipe.unet.config.sample_size
+    latents = dist.share(torch.randn((n, pipe.unet.config.in_channels, side, side), generator=gen)).to(cond) \
         * scheduler.init_noise_sigma
     every = max(1, params.sample_steps // params.grad_steps)
     offset = int(torch.randint(0, every, (1,), generator=gen))
@@ -110,6 +115,7 @@ def run(params: RewardTuneParams, ctx: RunContext):
     trainable = add_lora(pipe.unet, params.lora_rank)
     reward = ClipReward(params.reward_model, ctx.device)
     opt = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=0.0)
+    dist = ctx.distributed()
     signature = {"model": params.model, "omega": params.omega, "lora_rank": params.lora_rank,
                  "prompts": params.prompts}
     names = ["loss", "reward", "raw", "relevant", "irrelevant"]
@@ -123,14 +129,18 @@ def run(params: RewardTuneParams, ctx: RunContext):
         ctx.check_cancelled()
         gen = torch.Generator().manual_seed(ctx.seed * 1_000_003 + step)
         prompts = prompt_batch(params, step)
-        cond, uncond = conditioning(pipe, prompts, params)
-        images = sample_with_grad(pipe, cond, uncond, params, gen)
-        split = split_score(reward.images(images), reward.texts(prompts, params.segment_reward), params.omega)
-        loss = 0.5 * (1 - split.score.mean())
+        texts = reward.texts(prompts, params.segment_reward)
+        direction = shared_direction(texts)
+        mine = dist.share(list(range(len(prompts))))
+        cond, uncond = conditioning(pipe, [prompts[i] for i in mine], params)
+        images = sample_with_grad(pipe, cond, uncond, params, gen, dist)
+        split = split_score(reward.images(images), texts[mine], params.omega, direction)
+        loss = 0.5 * (1 - split.score.mean()) * dist.loss_scale(len(mine), len(prompts))
         if not torch.isfinite(loss):
             raise UserError(f"the loss became {float(loss.detach())} at step {step + 1}; lower lr (now {params.lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(pipe.unet)
         if params.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(trainable, params.max_grad_norm)
         opt.step()
@@ -145,6 +155,7 @@ def run(params: RewardTuneParams, ctx: RunContext):
                          series={name: table[[0, k + 1]] for k, name in enumerate(names)})
         yield Progress(done / params.steps, f"step {done}/{params.steps}: reward {row[1]:.4f} (raw {row[2]:.4f})",
                        metrics=dict(zip(names, row)))
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

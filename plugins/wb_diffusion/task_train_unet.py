@@ -4,7 +4,8 @@ Standard latent diffusion training: frozen VAE latents (times the VAE's scaling 
 Stable Diffusion (scaled linear, 1000 steps), epsilon prediction, conditioning on the last hidden states of the
 tiny CLIP's text tower (converted to a ``CLIPTextModel``, frozen), captions dropped to "" for classifier-free
 guidance. An exponential weight average of the UNet is what gets saved: a standard ``StableDiffusionPipeline``
-folder (``artifacts/pipeline``) with the DDIM sampler, published as ``tiny-shapes-sd`` when asked.
+folder (``artifacts/pipeline``) with the DDIM sampler, published as ``tiny-shapes-sd`` when asked. Under torchrun
+the UNet is DistributedDataParallel and each rank takes its share of every batch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from wb_diffusion.text_tower import clip_tokenizer, convert_text_tower
 from wb_diffusion.tiny import tiny_scheduler, tiny_unet
 from wb_diffusion.training_loop import loss_curves, set_threads, warmup_lr
 from wb_diffusion.zoo_files import publish_folder
-from workbench.api import ImageGrid, Progress, RunContext, load_clip
+from workbench.api import Distributed, ImageGrid, Progress, RunContext, load_clip
 
 PREVIEW_SEEDS = 8
 BPE_FILES = ("vocab.json", "merges.txt")
@@ -45,14 +46,21 @@ def encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
     return text_encoder(ids.to(text_encoder.device)).last_hidden_state
 
 
-def denoising_loss(unet, vae, noise_schedule, images: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-    """Epsilon-prediction MSE at uniformly drawn timesteps."""
+def denoising_loss(unet, vae, noise_schedule, images: torch.Tensor, states: torch.Tensor,
+                   dist: Distributed | None = None) -> torch.Tensor:
+    """Epsilon-prediction MSE at uniformly drawn timesteps. Under data parallelism this rank's share of the batch
+    (``unet`` is then the DDP module), every random draw made for the whole batch, the loss scaled for DDP's mean."""
+    dist = dist or Distributed()
+    n, mine = len(images), dist.share(torch.arange(len(images)))
     with torch.no_grad():
-        latents = vae.encode(images).latent_dist.sample() * vae.config.scaling_factor
-    noise = torch.randn_like(latents)
-    t = torch.randint(0, noise_schedule.config.num_train_timesteps, (latents.shape[0],), device=latents.device)
-    pred = unet(noise_schedule.add_noise(latents, noise, t), t, states).sample
-    return torch.nn.functional.mse_loss(pred.float(), noise.float())
+        posterior = vae.encode(images[mine]).latent_dist
+        shape = (n, *posterior.mean.shape[1:])
+        eps = dist.share(torch.randn(shape, dtype=posterior.mean.dtype)).to(posterior.mean.device)
+        latents = (posterior.mean + posterior.std * eps) * vae.config.scaling_factor
+    noise = dist.share(torch.randn(shape, dtype=latents.dtype)).to(latents.device)
+    t = dist.share(torch.randint(0, noise_schedule.config.num_train_timesteps, (n,))).to(latents.device)
+    pred = unet(noise_schedule.add_noise(latents, noise, t), t, states[mine]).sample
+    return torch.nn.functional.mse_loss(pred.float(), noise.float()) * dist.loss_scale(len(mine), n)
 
 
 def update_average(average, model, decay: float) -> None:
@@ -97,6 +105,8 @@ def run(params: TrainUnetParams, ctx: RunContext):
     both = torch.nn.ModuleDict({"unet": unet, "average": average})
     noise_schedule = ddpm_noise_schedule()
     opt = torch.optim.AdamW(unet.parameters(), lr=params.lr, weight_decay=1e-2)
+    dist = ctx.distributed()
+    trained = dist.wrap(unet, ctx.device)
     # The learning rate does not depend on ``steps``, so a finished run can be continued with more steps.
     signature = {"task": "diffusion.train-unet", "batch_size": params.batch_size,
                  "data_seed": params.data_seed, "channels": list(params.channels), "vae": params.vae}
@@ -119,13 +129,13 @@ def run(params: TrainUnetParams, ctx: RunContext):
         for group in opt.param_groups:
             group["lr"] = warmup_lr(step, params.lr, params.warmup_steps)
         unet.train()
-        loss = denoising_loss(unet, vae, noise_schedule, images, states)
+        loss = denoising_loss(trained, vae, noise_schedule, images, states, dist)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         update_average(average, unet, min(params.ema_decay, (1 + step) / (10 + step)))
-        value = float(loss.detach())
+        value = float(loss.detach()) / dist.loss_scale(len(dist.share(captions)), len(captions))
         losses.append([step + 1, value])
         done = step + 1
         if done % params.checkpoint_every == 0 or done == end:
@@ -133,6 +143,7 @@ def run(params: TrainUnetParams, ctx: RunContext):
                                 extra={"losses": torch.tensor(losses, dtype=torch.float64)})
             yield loss_curves("loss", "UNet denoising loss", ["epsilon mse"], losses)
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {value:.4f}", metrics={"loss": value})
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

@@ -3,7 +3,8 @@
 Pixel MSE plus a small KL term (the latents stay close to a unit Gaussian without blurring the shapes). At the end
 the latent scaling factor is set to 1/std of the latents of held-out scenes, as Stable Diffusion's VAE config
 carries it, and the VAE is saved as a diffusers folder (``artifacts/vae``); ``publish`` puts it into the zoo as
-``tiny-shapes-vae`` for ``diffusion.train-unet``.
+``tiny-shapes-vae`` for ``diffusion.train-unet``. Under torchrun each rank encodes its share of every batch and
+the gradients are averaged, so two processes train what one does.
 """
 
 from __future__ import annotations
@@ -15,18 +16,23 @@ from wb_diffusion.shapes_batches import scene_batch, to_uint8_images
 from wb_diffusion.tiny import tiny_vae
 from wb_diffusion.training_loop import loss_curves, set_threads, warmup_lr
 from wb_diffusion.zoo_files import publish_folder
-from workbench.api import ImagePairs, MetricsTable, Progress, RunContext
+from workbench.api import Distributed, ImagePairs, MetricsTable, Progress, RunContext
 
 VAE_ID = "tiny-shapes-vae"
 
 
-def vae_loss(vae, images: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(total, pixel MSE, KL per latent element) of one batch, the posterior sampled."""
-    posterior = vae.encode(images).latent_dist
-    recon = vae.decode(posterior.sample()).sample
-    mse = torch.nn.functional.mse_loss(recon, images)
+def vae_loss(vae, images: torch.Tensor, kl_weight: float, dist: Distributed | None = None,
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(total, pixel MSE, KL per latent element) of one batch, the posterior sampled. Under data parallelism this
+    rank's share of the batch, the posterior noise drawn for the whole batch, the total scaled for DDP's mean."""
+    dist = dist or Distributed()
+    n, mine = len(images), dist.share(torch.arange(len(images)))
+    posterior = vae.encode(images[mine]).latent_dist
+    eps = dist.share(torch.randn((n, *posterior.mean.shape[1:]), dtype=posterior.mean.dtype))
+    recon = vae.decode(posterior.mean + posterior.std * eps.to(posterior.mean.device)).sample
+    mse = torch.nn.functional.mse_loss(recon, images[mine])
     kl = posterior.kl().mean() / posterior.mean[0].numel()
-    return mse + kl_weight * kl, mse, kl
+    return (mse + kl_weight * kl) * dist.loss_scale(len(mine), n), mse, kl
 
 
 @torch.no_grad()
@@ -45,6 +51,7 @@ def run(params: TrainVaeParams, ctx: RunContext):
     torch.manual_seed(ctx.seed)
     vae = tiny_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=params.lr, weight_decay=0.0)
+    dist = ctx.distributed()
     # The learning rate does not depend on ``steps``: a run can be finished earlier or continued longer.
     signature = {"task": "diffusion.train-vae", "batch_size": params.batch_size,
                  "data_seed": params.data_seed, "image_size": params.image_size}
@@ -61,9 +68,10 @@ def run(params: TrainVaeParams, ctx: RunContext):
         for group in opt.param_groups:
             group["lr"] = warmup_lr(step, params.lr, params.warmup_steps)
         vae.train()
-        loss, mse, kl = vae_loss(vae, images, params.kl_weight)
+        loss, mse, kl = vae_loss(vae, images, params.kl_weight, dist)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(vae)
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         losses.append([step + 1, float(mse), float(kl)])
@@ -74,6 +82,7 @@ def run(params: TrainVaeParams, ctx: RunContext):
             yield loss_curves("loss", "VAE training loss", ["pixel mse", "kl"], losses)
         yield Progress(done / params.steps, f"step {done}/{params.steps}: mse {float(mse):.4f}",
                        metrics={"mse": float(mse), "kl": float(kl)})
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

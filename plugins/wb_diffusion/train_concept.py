@@ -3,7 +3,8 @@
 Only the new row of the text encoder's input embedding learns (the other rows are put back after every step, so
 neither the gradient nor the optimizer's update reaches them); the UNet, the VAE and the rest of the text encoder
 are frozen. The loss is the plain diffusion loss (epsilon or v target) on the images captioned with templates
-holding the token. The result is a ``{token: vector}`` safetensors file that ``pipe.load_textual_inversion`` and
+holding the token (under torchrun each rank takes its share of the batch and the gradients are averaged). The
+result is a ``{token: vector}`` safetensors file that ``pipe.load_textual_inversion`` and
 ``diffusion.alignit`` read.
 """
 
@@ -80,6 +81,7 @@ def run(params: TextualInversionParams, ctx: RunContext):
     keep = torch.ones(len(table), dtype=torch.bool, device=table.device)
     keep[new_id] = False
     opt = torch.optim.AdamW([table], lr=params.lr, weight_decay=0.0)
+    dist = ctx.distributed()
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     with torch.no_grad():
         pixels = torch.stack([to_pixels(img, size) for img in images]).to(ctx.device)
@@ -103,16 +105,19 @@ def run(params: TextualInversionParams, ctx: RunContext):
         which = torch.randint(0, len(params.templates), (params.batch_size,), generator=gen)
         noise = torch.randn((params.batch_size, *latents.shape[1:]), generator=gen).to(latents)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (params.batch_size,), generator=gen).to(ctx.device)
+        pick, which, noise, t = (dist.share(x) for x in (pick, which, noise, t))
         batch = latents[pick.to(ctx.device)]
         captions = [params.templates[int(i)].format(params.token) for i in which]
         states, _ = pipe.encode_prompt(captions, ctx.device, 1, do_classifier_free_guidance=False)
         pred = pipe.unet(scheduler.add_noise(batch, noise, t), t, encoder_hidden_states=states).sample
-        loss = per_sample_error(pred, diffusion_target(scheduler, batch, noise, t)).mean()
+        loss = per_sample_error(pred, diffusion_target(scheduler, batch, noise, t)).mean() \
+            * dist.loss_scale(len(pick), params.batch_size)
         value = loss.item()
         if not np.isfinite(value):
             raise UserError(f"the loss became {value} at step {step + 1}; lower lr (now {params.lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(pipe.text_encoder.get_input_embeddings())
         opt.step()
         with torch.no_grad():
             table[keep] = frozen[keep]
@@ -125,6 +130,7 @@ def run(params: TextualInversionParams, ctx: RunContext):
                          series={"loss": np.array(losses).T})
         yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {value:.4f}",
                        metrics={"loss": value})
+    dist.leave()
     if end < params.steps:
         ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
         return

@@ -3,6 +3,7 @@ relayed, a raising run and a run whose process dies marked failed while the othe
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from pathlib import Path
@@ -23,9 +24,11 @@ def ray_runtime():
     os.environ["PYTHONPATH"] = os.pathsep.join([str(FAKE), os.environ.get("PYTHONPATH", "")])
     os.environ["WORKBENCH_EXTRA_PLUGINS"] = "wbtest=wbtest_tasks"
     os.environ.pop("RAY_ADDRESS", None)
+    printer = builtins.print
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+    builtins.print = printer
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

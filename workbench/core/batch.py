@@ -395,7 +395,7 @@ class Batch:
                     for ref, (_step, job, relay, tail, _t0) in flying.items():
                         tail.relay(relay)
                         if job.cancel_event.is_set() and ref not in done:
-                            ray.cancel(ref, force=True)
+                            ray.cancel(ref, force=False)
                     for ref in done:
                         step, job, relay, tail, t0 = flying.pop(ref)
                         tail.relay(relay)
@@ -407,9 +407,10 @@ class Batch:
                         self.save()
                         emit(BatchEvent("step-end", step.index, len(self.steps), step))
             except KeyboardInterrupt:
-                for ref, (step, job, relay, _tail, t0) in flying.items():
-                    ray.cancel(ref, force=True)
-                    mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", t0, relay)
+                ray_executor.stop(ray, list(flying))
+                for step, job, relay, _tail, t0 in flying.values():
+                    if not RunStore.load(job.run_dir).state.finished:
+                        mark_dead(job.run_dir, RunState.CANCELLED, "cancelled by the user", t0, relay)
                     step.state, step.error = "cancelled", "interrupted by the user"
                 raise
 

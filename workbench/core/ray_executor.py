@@ -9,8 +9,11 @@ when this executor is chosen.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,22 +36,39 @@ def _execute(run_dir: str, env: dict[str, str]) -> str:
 
 @contextlib.contextmanager
 def session() -> Iterator[Any]:
-    """Ray, connected: to ``RAY_ADDRESS`` when set, else to a local runtime started (and stopped) here."""
+    """Ray, connected: to ``RAY_ADDRESS`` when set, else to a local runtime started (and stopped) here. Ray's
+    driver installs its own SIGTERM handler (exit 15) and may swap ``builtins.print``; both are put back, so a
+    SIGTERM still ends the batch as the CLI defines it (runs cancelled, summary written, exit 143)."""
     try:
         import ray
     except ImportError as exc:
         raise UserError("--executor ray needs Ray: pip install 'alignment-workbench[ray]'") from exc
     started = not ray.is_initialized()
+    printer = builtins.print
+    on_term = signal.getsignal(signal.SIGTERM)
     if started:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if not os.environ.get("RAY_ADDRESS"):
             options["num_cpus"] = os.cpu_count() or 1
         ray.init(**options)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_term)
     try:
         yield ray
     finally:
         if started:
             ray.shutdown()
+        builtins.print = printer
+
+
+def stop(ray: Any, refs: list[Any], grace_s: float = 2.0) -> None:
+    """Cancel running tasks as the pool stops its workers: an interrupt first, so a task finishes the file it is
+    writing and records its own end; then by force what is still running after ``grace_s``."""
+    for ref in refs:
+        ray.cancel(ref, force=False)
+    _, left = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    for ref in left:
+        ray.cancel(ref, force=True)
 
 
 def capacity(ray: Any) -> int:
