@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
 
@@ -24,6 +24,10 @@ class SamplingFields(BaseModel):
 class LongAlignEncodeParams(VersionedParams, SamplingFields):
     """A long prompt encoded segment by segment, next to the plain (truncated) encoding."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {"Sampling": ["seeds", "steps", "guidance", "size"]},
+        "show_when": {name: {"sample": [True]} for name in ("seeds", "steps", "guidance", "size", "negative_prompt")}})
+
     prompt: str = Field("a red circle in the top left. a blue square in the bottom right. a green triangle in the "
                         "middle.", description="the (long) prompt")
     negative_prompt: str = Field("", description="encoded the same way")
@@ -36,6 +40,11 @@ class LongAlignEncodeParams(VersionedParams, SamplingFields):
 
 class AlignITParams(VersionedParams, SamplingFields):
     """A customised concept generated with and without AlignIT on the same seeds."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+        "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional"],
+        "Sampling": ["seeds", "steps", "guidance", "size"],
+        "Views": ["attention_maps", "judge_as"]}})
 
     customisation: Literal["textual-inversion", "dreambooth", "lora"] = Field(
         "textual-inversion", description="textual-inversion: an embedding file for the concept token on top of "
@@ -61,6 +70,10 @@ class AlignITParams(VersionedParams, SamplingFields):
 class TextualInversionParams(VersionedParams):
     """Learn one new token's embedding from a few images of a concept (the base model stays frozen)."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {"Training": ["steps", "batch_size", "lr", "templates"],
+                   "Advanced": ["checkpoint_every", "stop_after", "resume", "sample_seeds", "sample_steps"]}})
+
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
                                                      "pipeline folder (SD 1.x/2.x)")
     images: str = Field("shapes:red star", description="'shapes:<colour> <shape>' (one-object shapes scenes of "
@@ -83,6 +96,11 @@ class TextualInversionParams(VersionedParams):
 
 class RewardTuneParams(VersionedParams):
     """LongAlign's reward fine-tuning: a CLIP-style reward with its text-irrelevant part down-weighted by omega."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+        "Prompts": ["prompts", "segment_encoding", "segment_reward", "token_length"],
+        "Training": ["steps", "batch_size", "sample_steps", "grad_steps", "guidance", "lr", "lora_rank"],
+        "Advanced": ["max_grad_norm", "checkpoint_every", "stop_after", "resume", "eval_seeds"]}})
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
                                                      "pipeline folder (SD 1.x/2.x)")
@@ -112,6 +130,10 @@ class RewardTuneParams(VersionedParams):
 
 class LongAlignEvaluateParams(VersionedParams):
     """Late-described objects of long prompts, judged by the independent shapes checker: plain vs segments."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+        "Sampling": ["seeds", "steps", "guidance"],
+        "Advanced": ["split", "token_length", "omega", "preamble", "data_seed"]}})
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
                                                      "pipeline folder (SD 1.x/2.x)")
