@@ -67,31 +67,50 @@ class AlignITParams(VersionedParams, SamplingFields):
                                           "prompt with the concept read as that object")
 
 
-class TextualInversionParams(VersionedParams):
-    """Learn one new token's embedding from a few images of a concept (the base model stays frozen)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "groups": {"Training": ["steps", "batch_size", "lr", "templates"],
-                   "Advanced": ["checkpoint_every", "stop_after", "resume", "sample_seeds", "sample_steps"]}})
+class ConceptFields(BaseModel):
+    """What textual inversion and DreamBooth-LoRA share: the concept's images and the training loop."""
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random' or a diffusers "
                                                      "pipeline folder (SD 1.x/2.x)")
     images: str = Field("shapes:red star", description="'shapes:<colour> <shape>' (one-object shapes scenes of "
                                                        "that object) or a folder of images")
     n_images: int = Field(16, ge=1, le=10_000, description="with images=shapes:...: how many scenes")
-    token: str = Field("<concept>", description="the new token; must not be in the tokenizer yet")
-    init_word: str = Field("star", description="its embedding starts as this word's (mean over its tokens)")
     templates: list[str] = Field(["a photo of {}", "a {}", "a picture of a {}", "a drawing of a {}"], min_length=1,
-                                 description="captions of the training images; {} is the token")
+                                 description="captions of the training images; {} is the concept")
     steps: int = Field(300, ge=1, le=1_000_000)
     batch_size: int = Field(4, ge=1, le=256)
-    lr: float = Field(5e-3, gt=0, description="AdamW learning rate of the embedding (no weight decay)")
     checkpoint_every: int = Field(50, ge=1)
     stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
                                                  "'steps'); continue later with resume")
     resume: str = Field("", description="a training checkpoint or its run folder")
     sample_seeds: list[int] = Field([0, 1, 2, 3], max_length=16, description="seeds of the before/after grid")
     sample_steps: int = Field(20, ge=1, le=1000)
+
+
+CONCEPT_GROUPS = {"Training": ["steps", "batch_size", "lr", "templates", "lora_rank"],
+                  "Advanced": ["checkpoint_every", "stop_after", "resume", "sample_seeds", "sample_steps"]}
+
+
+class TextualInversionParams(VersionedParams, ConceptFields):
+    """Learn one new token's embedding from a few images of a concept (the base model stays frozen)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": CONCEPT_GROUPS})
+
+    token: str = Field("<concept>", description="the new token; must not be in the tokenizer yet")
+    init_word: str = Field("star", description="its embedding starts as this word's (mean over its tokens)")
+    lr: float = Field(5e-3, gt=0, description="AdamW learning rate of the embedding (no weight decay)")
+
+
+class DreamBoothLoraParams(VersionedParams, ConceptFields):
+    """A LoRA on the UNet that ties a rare word plus a class word to the concept (DreamBooth, without prior
+    preservation)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": CONCEPT_GROUPS})
+
+    token: str = Field("sks", description="the rare word naming the concept (already in the vocabulary)")
+    class_word: str = Field("star", description="the class noun after it: the concept is '<token> <class_word>'")
+    lora_rank: int = Field(4, ge=1, le=256)
+    lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the LoRA")
 
 
 class RewardTuneParams(VersionedParams):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wb_diffusion.params_align import (
     AlignITParams,
+    DreamBoothLoraParams,
     LongAlignEncodeParams,
     LongAlignEvaluateParams,
     RewardTuneParams,
@@ -128,6 +129,13 @@ def workbench_register_tasks(registry) -> None:
         description="Learns one new token's embedding from a few images (a shapes-world object or a folder), the "
                     "model frozen; resumable; saves a {token: vector} file that diffusion.alignit and "
                     "pipe.load_textual_inversion read; before/after samples on the same seeds.",
+        backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
+    registry.add_task(TaskSpec(
+        id="diffusion.dreambooth-lora", title="DreamBooth-LoRA: a rare word for a concept",
+        family=Family.DIFFUSION, entry="wb_diffusion.train_concept:run_dreambooth", params=DreamBoothLoraParams,
+        description="A LoRA on the UNet learns '<token> <class word>' from a few images (a shapes-world object or a "
+                    "folder), without prior preservation; resumable; saved in diffusers format for "
+                    "diffusion.alignit (customisation=lora) and pipe.load_lora_weights; before/after samples.",
         backends=TORCH, execution="worker", outputs=("curves", "image-grid"), requires=("shapes-clip",)))
     registry.add_task(TaskSpec(
         id="diffusion.longalign-reward", title="LongAlign reward tuning with the omega-reweighted CLIP score",

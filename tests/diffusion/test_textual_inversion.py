@@ -59,3 +59,25 @@ def test_alignit_uses_a_learnt_embedding(workbench_home):
 def test_bad_concepts_are_named(workbench_home, params, message):
     _, record = _run(**params)
     assert record.state == RunState.FAILED and message in record.error
+
+
+def test_dreambooth_lora_learns_only_the_lora_and_drives_alignit(workbench_home):
+    job, record = Runner().run(RunRequest(task="diffusion.dreambooth-lora", seed=1, execution="inproc", params={
+        "model": "tiny-random", "images": "shapes:red star", "n_images": 4, "steps": 2, "batch_size": 2,
+        "sample_seeds": [0], "sample_steps": 2, "token": "q", "class_word": "star", "lr": 1e-2}))
+    assert record.state == RunState.COMPLETED, record.error
+    lora = job.run_dir / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"
+    weights = load_file(str(lora))
+    assert weights and all("lora" in k for k in weights)
+    job, record = Runner().run(RunRequest(task="diffusion.alignit", execution="inproc", params={
+        "model": "tiny-random", "customisation": "lora", "custom": str(lora), "concept": "q",
+        "prompt": "a q star next to a blue square", "seeds": [0], "steps": 2}))
+    assert record.state == RunState.COMPLETED, record.error
+    drift = next(r for r in RunStore.results(job.run_dir) if r.name == "kv-drift")
+    assert drift.scores.min() > 0  # a UNet LoRA moves every token's keys and values, not only the concept's
+
+
+def test_dreambooth_needs_a_one_token_word(workbench_home):
+    job, record = Runner().run(RunRequest(task="diffusion.dreambooth-lora", execution="inproc", params={
+        "model": "tiny-random", "n_images": 2, "steps": 1, "token": "sks"}))
+    assert record.state == RunState.FAILED and "not one token" in record.error
