@@ -16,6 +16,7 @@ The host never discovers other installed plugins unless ``allow`` names them; ru
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -64,3 +65,9 @@ def workbench_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "workbench-home"))
     yield build
     plugins.reset_host()
+
+
+def takes_ctrl_c() -> None:
+    """``preexec_fn`` for a child a test interrupts with SIGINT: a test run started in the background (``cmd &``)
+    has SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

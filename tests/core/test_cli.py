@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.testing import takes_ctrl_c
+
 FAKE = Path(__file__).parent / "fake_plugins"
 
 
@@ -89,7 +91,8 @@ def test_bad_input_is_a_clear_error(env, args, message):
 def test_ctrl_c_marks_the_run_cancelled(env, tmp_path):
     store = tmp_path / "store"
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "run", "test.echo", "--set", "steps=1000",
-                             "--set", "delay=0.01", "--out", str(store)], env=env, stderr=subprocess.PIPE, text=True)
+                             "--set", "delay=0.01", "--out", str(store)], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=takes_ctrl_c)
     for line in proc.stderr:  # the task's own progress: the run is inside its cancellation handling
         if "step 2" in line:
             break

@@ -16,6 +16,7 @@ from workbench.core.batch import Batch
 from workbench.core.errors import RecipeError, UserError
 from workbench.core.recipes import parse_recipe
 from workbench.core.sweeps import Sweep, combinations
+from workbench.testing import takes_ctrl_c
 
 FAKE = Path(__file__).parent / "fake_plugins"
 
@@ -160,7 +161,8 @@ def test_interrupting_the_driver_leaves_a_readable_batch_json_and_the_next_run_r
     recipe.write_text("steps:\n  - {name: quick, task: test.echo}\n"
                       "  - {name: slow, task: test.echo-worker, params: {steps: 400, delay: 0.05}}\n")
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "batch", str(recipe), "--out",
-                             str(tmp_path / "b")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(tmp_path / "b")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         doc = (tmp_path / "b" / "batch.json")

@@ -23,6 +23,7 @@ from workbench.core.batch import BatchRecord, read_batch_record
 from workbench.core.results import Result
 from workbench.core.runstore import RunState, RunStore
 from workbench.core.worker import ORPHANED
+from workbench.testing import takes_ctrl_c
 
 FAKE = Path(__file__).parents[1] / "core" / "fake_plugins"
 SIGNALS = {"SIGINT": (signal.SIGINT, 130), "SIGTERM": (signal.SIGTERM, 143), "SIGKILL": (signal.SIGKILL, -9)}
@@ -38,7 +39,7 @@ def env(workbench_home):
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     with open(log, "wb") as err:
         return subprocess.Popen([sys.executable, "-m", "workbench", *args], stdout=subprocess.DEVNULL, stderr=err,
-                                env=env)
+                                env=env, preexec_fn=takes_ctrl_c)
 
 
 def _signal_at_random_point(proc: subprocess.Popen, log: Path, marker: str, sig: int, seed: int,
