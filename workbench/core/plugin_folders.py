@@ -122,7 +122,7 @@ def unmet_requirement(dist: Distribution) -> str:
 
 
 class _BadWheel(Exception):
-    pass
+    """A plugin wheel that cannot be unpacked; the plugin is listed as failed with this message."""
 
 
 def _unpacked(wheel: Path) -> Path:
