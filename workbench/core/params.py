@@ -151,9 +151,15 @@ def coerce_value(annotation: Any, raw: str, key: str) -> Any:
         adapter.validate_python(raw)
     except ValidationError:
         try:
-            return yaml.safe_load(text) if text else ""
+            loaded = yaml.safe_load(text) if text else ""
         except yaml.YAMLError:
             return raw
+        if isinstance(loaded, float):  # "0." for an int field: refused, not rounded by lax validation
+            try:
+                adapter.validate_python(loaded, strict=True)
+            except ValidationError:
+                return raw
+        return loaded
     return raw
 
 
