@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 import warnings
@@ -129,6 +130,9 @@ def _is_list(annotation: Any) -> bool:
     return origin in (list, tuple, set, frozenset)
 
 
+_INTEGER = re.compile(r"[+-]?[0-9_]+")
+
+
 def coerce_value(annotation: Any, raw: str, key: str) -> Any:
     """Read the command-line string ``raw`` as the field type ``annotation`` wants it.
 
@@ -148,7 +152,7 @@ def coerce_value(annotation: Any, raw: str, key: str) -> Any:
                 raise ParamError(f"--set {key}: {raw!r} is not a list ({exc.problem or exc})") from None
         return [part.strip() for part in text.split(",") if part.strip()] if text else []
     try:
-        adapter.validate_python(raw)
+        value = adapter.validate_python(raw)
     except ValidationError:
         try:
             loaded = yaml.safe_load(text) if text else ""
@@ -160,6 +164,8 @@ def coerce_value(annotation: Any, raw: str, key: str) -> Any:
             except ValidationError:
                 return raw
         return loaded
+    if type(value) is int and not _INTEGER.fullmatch(text):  # lax mode reads "0.0" as 0: refused, not rounded
+        raise ParamError(f"--set {key}: {raw!r} is not a whole number")
     return raw
 
 
