@@ -121,15 +121,23 @@ def _batch(tmp_path: Path, slow_task: str, sweep: str = "") -> Path:
     return recipe
 
 
+EXECUTORS = {"local": [], "pool": ["--executor", "pool:2"], "sweep": [], "ray": ["--executor", "ray:1"]}
+# SIGKILL of the ray driver is left out: it would orphan the local Ray runtime's daemons in the test machine.
+BATCH_CASES = [(kind, name) for kind in ("local", "pool", "sweep") for name in SIGNALS] + \
+    [("ray", "SIGINT"), ("ray", "SIGTERM")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SIGNALS)
-@pytest.mark.parametrize("kind", ["local", "pool", "sweep"])
+@pytest.mark.parametrize(("kind", "name"), BATCH_CASES)
 def test_a_signal_to_a_batch_keeps_what_finished_and_the_batch_resumes(env, tmp_path, kind, name):
+    """For the ray executor the driver is the process signalled: its running Ray tasks are cancelled and marked so."""
+    if kind == "ray":
+        pytest.importorskip("ray")
     sig, code = SIGNALS[name]
     sweep = "sweep: {grid: {value: [1.0, 2.0, 3.0]}}" if kind == "sweep" else ""
     recipe = _batch(tmp_path, "test.echo-worker" if kind == "pool" else "test.echo", sweep)
     folder, log = tmp_path / "b", tmp_path / "stderr.txt"
-    executor = ["--executor", "pool:2"] if kind == "pool" else []
+    executor = EXECUTORS[kind]
     proc = _start(["batch", str(recipe), "--out", str(folder), *executor], env, log)
     _signal_at_random_point(proc, log, "step 2", sig, seed=sig * 7 + len(kind))
     assert proc.returncode == code, log.read_text(errors="replace")[-2000:]
@@ -148,32 +156,6 @@ def test_a_signal_to_a_batch_keeps_what_finished_and_the_batch_resumes(env, tmp_
     assert resumed["state"] == "completed"
     assert {s["name"] for s in resumed["steps"] if s["reused"]} == done
     assert_store_sound(folder / "runs", signalled_cleanly=False)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
-def test_a_signal_to_a_ray_batch_driver_keeps_what_finished_and_the_batch_resumes(env, tmp_path, name):
-    """The ray executor's driver (a local Ray runtime it started) stopped by Ctrl-C or SIGTERM: the running Ray
-    tasks are cancelled and marked so, batch.json says interrupted, and the next invocation resumes. (SIGKILL is
-    left out: it would orphan the local Ray runtime's daemons in the test machine.)"""
-    pytest.importorskip("ray")
-    sig, code = SIGNALS[name]
-    recipe = _batch(tmp_path, "test.echo")
-    folder, log = tmp_path / "b", tmp_path / "stderr.txt"
-    executor = ["--executor", "ray:1"]
-    proc = _start(["batch", str(recipe), "--out", str(folder), *executor], env, log)
-    _signal_at_random_point(proc, log, "step 2", sig, seed=sig * 11)
-    assert proc.returncode == code, log.read_text(errors="replace")[-2000:]
-    _settled(folder)
-    assert_store_sound(folder / "runs", signalled_cleanly=True)
-    doc = json.loads((folder / "batch.json").read_text())
-    assert doc["state"] == "interrupted" and not (folder / "batch.lock").exists()
-    done = {s["name"] for s in doc["steps"] if s["state"] == "completed"}
-    again = subprocess.run([sys.executable, "-m", "workbench", "batch", str(recipe), "--out", str(folder),
-                            "--no-report", *executor], env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr[-2000:]
-    resumed = json.loads((folder / "batch.json").read_text())
-    assert resumed["state"] == "completed" and {s["name"] for s in resumed["steps"] if s["reused"]} == done
 
 
 TRAIN = {"epochs": 3, "width": 8, "batch_size": 64}
