@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from workbench.core.runner import Runner, RunRequest
+from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunState, RunStore
 
 SMALL = {"model": "wb-tiny-clip", "weights": "random", "batch_size": 14, "grids": [2, 3], "mosaic_size": 64,
          "eval_scenes": 3, "warmup_steps": 1, "lr": 1e-3}
-
-
-@pytest.fixture
-def clim_runner():
-    from workbench.core.plugins import PluginHost
-    from workbench.core.registry import RegistryError
-
-    host = PluginHost()
-    try:
-        host.registry.task("clim.tune")
-    except RegistryError:
-        host = PluginHost(extra={"clim": "wb_clim.plugin"})
-    return Runner(host=host)
 
 
 def _run(runner, params):
