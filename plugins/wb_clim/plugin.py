@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wb_clim.export import ZOO_ID
 from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams, TuneParams
 from workbench.api import Family, TaskSpec, hookimpl
 
@@ -68,3 +69,8 @@ def workbench_register_tasks(registry) -> None:
         outputs=("curves", "metrics"),
         requires=("shapes-clip",),
     ))
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    registry.add_zoo_card(ZOO_ID)

@@ -25,7 +25,7 @@ def test_tune_stops_resumes_and_saves_a_loadable_ensemble(clim_runner):
     results = {r.name: r for r in RunStore.results(job2.run_dir)}
     assert results["loss"].series["loss"].shape == (2, 2)  # steps 1 and 2 (the first from the checkpoint)
     table = results["before-after"]
-    assert [row[0] for row in table.rows] == ["region_top1", "region_top5"]
+    assert [row[0] for row in table.rows] == ["region_top1", "region_top5", "image_zero_shot_top1"]
     folder = job2.run_dir / "artifacts" / "clim-tuned"
     from workbench.api import load_clip
 

@@ -227,6 +227,13 @@ class LoadedClip:
 
         return encoder_sessions(self, inference, onnx_dir)
 
+    def export_dense_onnx(self, path: Path | str, pixel_size: tuple[int, int] | None = None):
+        """Export the dense encoder to an ONNX file (dynamic batch, parity-checked); see
+        :func:`workbench.clip.onnx.export_dense_onnx`."""
+        from workbench.clip.onnx import export_dense_onnx
+
+        return export_dense_onnx(self, Path(path), pixel_size)
+
     def dense_session(self, inference, pixel_size: tuple[int, int], onnx_file: Path | None = None):
         """The dense encoder of ``pixel_size = (H, W)`` pixels on a run's engine (``ctx.inference``): torch or
         ONNX Runtime (dynamic batch, parity-checked); see :func:`workbench.clip.onnx.dense_session`."""

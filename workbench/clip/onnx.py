@@ -102,6 +102,16 @@ def encoder_sessions(clip, inference, onnx_dir: Path | None = None,
     return image, text
 
 
+def export_dense_onnx(clip, path: Path, pixel_size: tuple[int, int] | None = None,
+                      check_batch_sizes: tuple[int, ...] = (1, 2, 5)) -> ExportReport:
+    """Write the dense encoder for ``pixel_size = (H, W)`` preprocessed pixels (default: the model's image size)
+    to ``path`` with a dynamic batch axis; raises ``ExportError`` when ONNX Runtime disagrees with torch."""
+    size = pixel_size or (clip.image_size, clip.image_size)
+    pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    return export_onnx(DenseEncoder(clip.model.eval()), (pixels,), Path(path), ("pixels",), DENSE_OUTPUTS,
+                       check_batch_sizes=check_batch_sizes)
+
+
 def dense_session(clip, inference, pixel_size: tuple[int, int], onnx_file: Path | None = None):
     """The dense encoder for preprocessed pixels of ``pixel_size = (H, W)`` (whole patches; see
     ``LoadedClip.dense_pixels``) on a run's engine: torch, or ONNX Runtime on the cached, parity-checked export
