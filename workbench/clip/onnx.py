@@ -20,6 +20,7 @@ from workbench.core.onnx_export import ExportReport, export_onnx
 IMAGE_OUTPUTS = ("image_embeds", "patch_tokens")
 TEXT_OUTPUTS = ("text_embeds", "token_states")
 DENSE_OUTPUTS = ("dense",)
+DENSE_EXPORTER = "torchscript"  # same graph and parity as dynamo (2e-7 on the tiny CLIP), exported ~10x faster
 
 
 class ImageEncoder(nn.Module):
@@ -109,7 +110,7 @@ def export_dense_onnx(clip, path: Path, pixel_size: tuple[int, int] | None = Non
     size = pixel_size or (clip.image_size, clip.image_size)
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
     return export_onnx(DenseEncoder(clip.model.eval()), (pixels,), Path(path), ("pixels",), DENSE_OUTPUTS,
-                       check_batch_sizes=check_batch_sizes)
+                       check_batch_sizes=check_batch_sizes, exporter=DENSE_EXPORTER)
 
 
 def dense_session(clip, inference, pixel_size: tuple[int, int], onnx_file: Path | None = None):
@@ -118,4 +119,5 @@ def dense_session(clip, inference, pixel_size: tuple[int, int], onnx_file: Path 
     (dynamic batch) or on ``onnx_file``. The session's ``export`` report holds the largest |onnx - torch|."""
     pixels = torch.randn(2, 3, *pixel_size, generator=torch.Generator().manual_seed(0))
     return inference(DenseEncoder(clip.model.eval()), (pixels,), input_names=("pixels",),
-                     output_names=DENSE_OUTPUTS, check_batch_sizes=(1, 2, 5), onnx_file=onnx_file)
+                     output_names=DENSE_OUTPUTS, check_batch_sizes=(1, 2, 5), onnx_file=onnx_file,
+                     exporter=DENSE_EXPORTER)
