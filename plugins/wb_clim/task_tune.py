@@ -66,15 +66,18 @@ def publish(ctx: RunContext, folder: Path, params: TuneParams, before: dict[str,
     """The saved weights and their card as zoo model ``clim-tiny-clip`` in the user's zoo."""
     metrics = {f"{k}_{when}": round(float(v), 4) for when, values in (("before", before), ("after", after))
                for k, v in values.items()}
+    ensemble = (f"the ensemble {params.alpha:g} x tuned + {1 - params.alpha:g} x {params.model}" if params.alpha < 1
+                else "tuned (alpha 1: no ensemble with the base)")
+    objects = (f"{params.min_objects}-{params.max_objects} objects" if params.min_objects < params.max_objects
+               else f"{params.min_objects} object{'s' if params.min_objects > 1 else ''} each")
     card = ModelCard(
         id=ZOO_ID, plugin="clim", title="Tiny CLIP tuned with CLIM for region classification",
         weights="open_clip_model.safetensors", recipe="zoo-clim-tiny-clip", loader="workbench.clip.loading:load_card",
         exporter="wb_clim.export:export_dense_encoder",
         architecture=f"{params.model} (open_clip folder, float16 storage) after CLIM: last {params.unlocked_blocks} "
-                     f"vision blocks and the logit scale tuned, saved as the ensemble {params.alpha} x tuned + "
-                     f"{1 - params.alpha:g} x {params.model}",
+                     f"vision blocks and the logit scale tuned, saved as {ensemble}",
         data=f"shapes world seed {params.data_seed}: train split scenes 0..{params.steps * params.batch_size - 1} "
-             f"({params.min_objects}-{params.max_objects} objects, {params.image_size} px, short captions) tiled "
+             f"({objects}, {params.image_size} px, short captions) tiled "
              f"into {'/'.join(f'{g}x{g}' for g in params.grids)} mosaics, {params.batch_size} scenes a step; "
              f"metrics (before = {params.model}) on {params.eval_scenes} test scenes with 2-4 objects (region "
              f"top-1/top-5 of every ground-truth box, 70 colour x shape classes, prompt 'a {{}}', dense map at "
