@@ -67,16 +67,16 @@ def run(params: RegionScoreParams, ctx: RunContext):
     ctx.log(f"CLIP {clip.architecture} from {clip.source}; {len(classes)} classes from {origin}")
     text = class_embeddings(clip, prompts(classes, template))
     temperature = params.temperature or model_temperature(clip)
-    maps = DenseMaps(clip, ctx, params.inference_size or None)
+    engine = DenseMaps(clip, ctx, params.inference_size or None)
     first = inputs.items[0]
-    parity = maps.parity([first.image], [np.asarray(first.boxes, np.float64)], first.image.shape[:2], text)
+    parity = engine.parity([first.image], [np.asarray(first.boxes, np.float64)], first.image.shape[:2], text)
     if parity is not None:
         ctx.log(parity.describe())
     predictions, similarities = [], []
     hits, known = 0, 0
     for k, item in enumerate(inputs.items):
         ctx.check_cancelled()
-        dense, scores = score_item(clip, maps, item, text, temperature)
+        dense, scores = score_item(clip, engine, item, text, temperature)
         top, top_p = scores.top(params.top_k)
         for j, (box, name, label) in enumerate(zip(item.boxes, item.box_names, item.truth)):
             truth = truth_index(label, classes)
