@@ -40,3 +40,17 @@ def test_tune_refuses_a_mismatched_resume_and_bad_settings(clim_runner):
     assert other.state == RunState.FAILED
     _, bad = _run(clim_runner, {"steps": 1, "unlocked_blocks": 5})
     assert bad.state == RunState.FAILED and "has 3 vision blocks" in bad.error
+
+
+def test_revision_1_parameters_keep_their_training_data_and_mosaic_size():
+    from wb_clim.params import TuneParams
+    from workbench.core.params import upgrade_params
+
+    old, _ = upgrade_params(TuneParams, {"steps": 5, "grids": [2, 3]}, revision=1)
+    assert TuneParams(**old).model_dump(include={"min_objects", "max_objects", "mosaic_size"}) == {
+        "min_objects": 1, "max_objects": 4, "mosaic_size": 192}
+    kept, _ = upgrade_params(TuneParams, {"mosaic_size": 512}, revision=1)
+    assert kept["mosaic_size"] == 512
+    new, _ = upgrade_params(TuneParams, {"steps": 5}, revision=2)
+    assert TuneParams(**new).model_dump(include={"min_objects", "max_objects", "mosaic_size"}) == {
+        "min_objects": 1, "max_objects": 1, "mosaic_size": 0}
