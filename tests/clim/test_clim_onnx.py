@@ -29,3 +29,20 @@ def test_region_scores_on_onnx_match_torch_and_the_parity_is_recorded(clim_runne
     assert ours == [(row[0], row[1], row[7]) for row in torch_results["predictions"].rows]
     for a, b in zip(onnx_results["similarity"].rows, torch_results["similarity"].rows):
         assert max(abs(x - y) for x, y in zip(a[2:], b[2:])) < 1e-4
+
+
+def test_the_zoo_cards_exporter_writes_the_dense_encoder_with_a_dynamic_batch(tmp_path):
+    import numpy as np
+    import torch
+
+    from wb_clim.export import export_dense_encoder
+    from workbench.api import load_clip, onnx_session, zoo_card
+
+    card = zoo_card("clim-tiny-clip")
+    report = export_dense_encoder(card.weights_path, tmp_path / "dense.onnx")
+    assert report.worst < 1e-5 and set(report.batch_sizes) == {1, 2, 5}
+    clip = load_clip("clim-tiny-clip")
+    images = list(np.random.default_rng(0).integers(0, 256, (7, 64, 64, 3), dtype=np.uint8))
+    got = onnx_session(tmp_path / "dense.onnx").run(["dense"], {"pixels": clip.dense_pixels(images).numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - clip.dense_features(images).numpy()).max() < 1e-5 and got.shape == (7, 64, 8, 8)
