@@ -137,7 +137,7 @@ def run(params: RegionEvaluateParams, ctx: RunContext):
              f"one-object scenes; {len(classes)} colour x shape classes, template {template!r}; dense map at "
              f"{size or clip.image_size} px (shorter side); backend {ctx.backend}")
     if parity is not None:
-        notes += f"\n{parity.describe()}"
+        notes += f"\n{parity.describe()} (the crop baseline and image zero-shot use the torch image encoder)"
     if skipped:
         notes += f"\n{len(skipped)} objects skipped:\n" + "\n".join(f"- {s}" for s in skipped)
     yield MetricsTable(name="summary", title=f"Region classification: {clip.architecture}",
