@@ -32,11 +32,13 @@ def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
 
 def mosaic_region_features(clip, mosaics: Sequence[Mosaic], mosaic_size: int | None = None) -> torch.Tensor:
     """Region embeddings ``[sum N^2, D]`` of every mosaic's pseudo-boxes (row-major, mosaics in order), with
-    gradient. Mosaics of one grid size run as one batch; the dense map is computed at ``mosaic_size`` pixels."""
+    gradient. Mosaics of one grid size run as one batch; the dense map is computed at ``mosaic_size`` pixels
+    (shorter side), or at the mosaic's own size when None, so that every cell keeps its scene's token grid."""
     out: list[torch.Tensor | None] = [None] * len(mosaics)
     for grid in sorted({m.grid for m in mosaics}):
         chosen = [i for i, m in enumerate(mosaics) if m.grid == grid]
-        dense = clip.dense_features([mosaics[i].image for i in chosen], size=mosaic_size)
+        size = mosaic_size or min(mosaics[chosen[0]].image.shape[:2])
+        dense = clip.dense_features([mosaics[i].image for i in chosen], size=size)
         regions = clip.region_features(dense, [mosaics[i].pixel_boxes() for i in chosen],
                                        mosaics[chosen[0]].image.shape[:2])
         for i, r in zip(chosen, regions):

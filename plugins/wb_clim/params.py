@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from pydantic import BaseModel, Field
 
 from workbench.api import VersionedParams
@@ -76,14 +78,30 @@ class MosaicParams(VersionedParams):
 
 
 class TuneParams(VersionedParams, ClipFields):
-    """CLIM tuning: mosaic region embeddings against their captions, last vision blocks only, weight ensemble."""
+    """CLIM tuning: mosaic region embeddings against their captions, last vision blocks only, weight ensemble.
+
+    Revision 2 trains on one-object scenes by default and computes each mosaic's dense map at its own size;
+    revision-1 parameters keep their 1-4 object scenes and their mosaics at image size x largest grid.
+    """
+
+    revision: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_step(cls, values: dict[str, Any], to_revision: int) -> dict[str, Any]:
+        if to_revision == 2:
+            grids = values.get("grids") or [2, 3, 4]
+            values = {"min_objects": 1, "max_objects": 4, **values}
+            if not values.get("mosaic_size"):
+                values["mosaic_size"] = int(values.get("image_size", 64)) * max(grids)
+        return values
 
     steps: int = Field(300, ge=1, le=1_000_000, description="optimizer steps; step k uses train scenes k*B .. k*B+B-1")
     batch_size: int = Field(32, ge=1, le=4096, description="captioned scenes per step (CLIM: 32 per GPU)")
     grids: list[int] = Field(default_factory=lambda: [2, 3, 4], description="mosaic grid sizes; each group of "
                                                                            "sum(N^2) scenes gives one mosaic each")
     mosaic_size: int = Field(0, ge=0, le=4096, description="shorter side of the mosaics' dense map in pixels (CLIM: "
-                                                           "1024 for 224 px models); 0: image size x largest grid")
+                                                           "1024 for 224 px models); 0: each mosaic's own size "
+                                                           "(grid x image size: cells keep the scenes' scale)")
     unlocked_blocks: int = Field(2, ge=0, le=64, description="last vision blocks trained (CLIM: 6 of 12); the text "
                                                              "tower, ln_post and proj stay frozen")
     lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW peak learning rate (CLIM: 1e-5), linear warmup, "
@@ -93,8 +111,15 @@ class TuneParams(VersionedParams, ClipFields):
     alpha: float = Field(0.7, ge=0, le=1, description="saved weights: alpha * tuned + (1 - alpha) * original")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world")
     image_size: int = Field(64, ge=16, le=512, description="scene size in pixels")
-    eval_scenes: int = Field(100, ge=1, le=100_000, description="test scenes for the before/after region accuracy")
+    min_objects: int = Field(1, ge=1, le=4, description="objects per training scene, at least")
+    max_objects: int = Field(1, ge=1, le=4, description="objects per training scene, at most; one-object scenes "
+                                                        "give cells whose caption names just the object in them")
+    eval_scenes: int = Field(100, ge=1, le=100_000, description="test scenes (2-4 objects) for the before/after "
+                                                                "region accuracy, and as many one-object scenes for "
+                                                                "the image-level zero-shot accuracy")
     checkpoint_every: int = Field(50, ge=1)
     stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
                                                  "'steps'); continue later with resume")
     resume: str = Field("", description="a training checkpoint or its run folder")
+    publish: bool = Field(False, description="publish the saved weights and their card as zoo model "
+                                             "'clim-tiny-clip' in the user's zoo ($WORKBENCH_HOME/models)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from wb_clim.export import ZOO_ID
 from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams, TuneParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
+TORCH_OR_ONNX = (*TORCH, "onnx-cuda", "onnx-cpu")
 
 
 @hookimpl
@@ -19,8 +21,8 @@ def workbench_register_tasks(registry) -> None:
         description="CLIM-style region embeddings: the CLIP's dense map (value path in the last block), RoIAlign "
                     "per box, cosine against prompted class names; per-box probabilities and top-k labels, the "
                     "box x class similarities and dense class maps. Boxes from a JSON or COCO file or the shapes "
-                    "scenes' ground truth.",
-        backends=TORCH,
+                    "scenes' ground truth. On ONNX the dense map comes from ONNX Runtime (parity recorded).",
+        backends=TORCH_OR_ONNX,
         execution="worker",
         outputs=("regions", "metrics", "heatmap-grid"),
         requires=("shapes-clip",),
@@ -33,8 +35,9 @@ def workbench_register_tasks(registry) -> None:
         params=RegionEvaluateParams,
         description="Top-1/top-5 and per-class accuracy and the confusions of ground-truth boxes classified by "
                     "dense region features (colour x shape vocabulary), next to image-level zero-shot accuracy "
-                    "on one-object scenes; any CLIP (zoo id, open_clip name + weights, local-dir).",
-        backends=TORCH,
+                    "on one-object scenes; any CLIP (zoo id, open_clip name + weights, local-dir). On ONNX the "
+                    "region features' dense maps come from ONNX Runtime (parity recorded).",
+        backends=TORCH_OR_ONNX,
         execution="worker",
         outputs=("metrics", "regions"),
         requires=("shapes-clip",),
@@ -66,3 +69,8 @@ def workbench_register_tasks(registry) -> None:
         outputs=("curves", "metrics"),
         requires=("shapes-clip",),
     ))
+
+
+@hookimpl
+def workbench_register_model_cards(registry) -> None:
+    registry.add_zoo_card(ZOO_ID)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from wb_clim.engine import DenseMaps
 from wb_clim.params import RegionEvaluateParams
 from wb_clim.scoring import class_embeddings
 from wb_clim.vocabulary import attribute_vocabulary, check_template, prompts, truth_index
@@ -43,10 +44,12 @@ def crops(images: list[np.ndarray], boxes: list[np.ndarray], size: int) -> list[
 
 
 @torch.no_grad()
-def region_cosines(clip, images, boxes, text, size, batch_size) -> np.ndarray:
+def region_cosines(clip, images, boxes, text, size, batch_size, maps: DenseMaps | None = None) -> np.ndarray:
+    """Box x class cosines of every image's boxes; dense maps from ``maps`` (the run's engine) or torch."""
+    maps = maps or DenseMaps(clip, size=size)
     out = []
     for i in range(0, len(images), batch_size):
-        dense = clip.dense_features(images[i:i + batch_size], size=size)
+        dense = maps(images[i:i + batch_size])
         regions = clip.region_features(dense, boxes[i:i + batch_size], images[i].shape[:2])
         out.append((torch.cat(regions) @ text.T).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(text)))
@@ -92,7 +95,11 @@ def run(params: RegionEvaluateParams, ctx: RunContext):
     if not len(truth):
         raise UserError("no object of the scenes names a vocabulary class: " + "; ".join(skipped[:5]))
     yield Progress(0.1, f"{len(truth)} boxes in {len(images)} scenes")
-    cos = region_cosines(clip, images, boxes, text, size, params.batch_size)
+    maps = DenseMaps(clip, ctx, size)
+    parity = maps.parity(images[:params.batch_size], boxes[:params.batch_size], images[0].shape[:2], text)
+    if parity is not None:
+        ctx.log(parity.describe())
+    cos = region_cosines(clip, images, boxes, text, size, params.batch_size, maps)
     ctx.check_cancelled()
     yield Progress(0.5, "region features scored; crop baseline")
     crop_cos = image_cosines(clip, crops(images, boxes, clip.image_size), text, params.batch_size)
@@ -102,7 +109,7 @@ def run(params: RegionEvaluateParams, ctx: RunContext):
     single_images = [s.image for s in single]
     yield Progress(0.75, "one-object scenes: image-level zero-shot")
     zs_cos = image_cosines(clip, single_images, text, params.batch_size)
-    zs_region = region_cosines(clip, single_images, [s.boxes for s in single], text, size, params.batch_size)
+    zs_region = region_cosines(clip, single_images, [s.boxes for s in single], text, size, params.batch_size, maps)
 
     r, crop_r = ranks(cos, truth), ranks(crop_cos, truth)
     pred = cos.argmax(1)
@@ -128,7 +135,9 @@ def run(params: RegionEvaluateParams, ctx: RunContext):
     notes = (f"CLIP {clip.architecture} ({clip.source}); {len(truth)} boxes in {params.n_scenes} test scenes "
              f"({params.min_objects}-{params.max_objects} objects, data seed {params.data_seed}), {len(single_truth)} "
              f"one-object scenes; {len(classes)} colour x shape classes, template {template!r}; dense map at "
-             f"{size or clip.image_size} px (shorter side)")
+             f"{size or clip.image_size} px (shorter side); backend {ctx.backend}")
+    if parity is not None:
+        notes += f"\n{parity.describe()} (the crop baseline and image zero-shot use the torch image encoder)"
     if skipped:
         notes += f"\n{len(skipped)} objects skipped:\n" + "\n".join(f"- {s}" for s in skipped)
     yield MetricsTable(name="summary", title=f"Region classification: {clip.architecture}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from wb_clim.engine import DenseMaps
 from wb_clim.inputs import Inputs, Item, gather, shapes_vocabulary
 from wb_clim.params import RegionScoreParams
 from wb_clim.scoring import BoxScores, class_embeddings, model_temperature, score_regions
@@ -45,10 +46,10 @@ def dense_class_maps(dense: torch.Tensor, text: torch.Tensor) -> np.ndarray:
     return torch.einsum("dhw,cd->chw", dense, text).cpu().numpy()
 
 
-def score_item(clip, item: Item, text: torch.Tensor, temperature: float, size: int | None
+def score_item(clip, maps: DenseMaps, item: Item, text: torch.Tensor, temperature: float
                ) -> tuple[torch.Tensor, BoxScores]:
     with torch.no_grad():
-        dense = clip.dense_features(item.image, size=size)[0]
+        dense = maps(item.image)[0]
         regions = clip.region_features(dense, np.asarray(item.boxes, np.float64), item.image.shape[:2])
         return dense, score_regions(regions, text, temperature)
 
@@ -66,12 +67,16 @@ def run(params: RegionScoreParams, ctx: RunContext):
     ctx.log(f"CLIP {clip.architecture} from {clip.source}; {len(classes)} classes from {origin}")
     text = class_embeddings(clip, prompts(classes, template))
     temperature = params.temperature or model_temperature(clip)
-    size = params.inference_size or None
+    engine = DenseMaps(clip, ctx, params.inference_size or None)
+    first = inputs.items[0]
+    parity = engine.parity([first.image], [np.asarray(first.boxes, np.float64)], first.image.shape[:2], text)
+    if parity is not None:
+        ctx.log(parity.describe())
     predictions, similarities = [], []
     hits, known = 0, 0
     for k, item in enumerate(inputs.items):
         ctx.check_cancelled()
-        dense, scores = score_item(clip, item, text, temperature, size)
+        dense, scores = score_item(clip, engine, item, text, temperature)
         top, top_p = scores.top(params.top_k)
         for j, (box, name, label) in enumerate(zip(item.boxes, item.box_names, item.truth)):
             truth = truth_index(label, classes)
@@ -96,8 +101,8 @@ def run(params: RegionScoreParams, ctx: RunContext):
         yield Progress((k + 1) / len(inputs.items), f"image {k + 1}/{len(inputs.items)}")
     accuracy = f"; top-1 accuracy on the {known} boxes with a known class: {hits / known:.3f}" if known else ""
     notes = "\n".join([f"CLIP {clip.architecture} ({clip.source}); {len(classes)} classes from {origin}; template "
-                       f"{template!r}; temperature {temperature:g}{accuracy}", skipped_summary(inputs),
-                       *inputs.notes])
+                       f"{template!r}; temperature {temperature:g}; backend {ctx.backend}{accuracy}",
+                       *([parity.describe()] if parity else []), skipped_summary(inputs), *inputs.notes])
     yield MetricsTable(name="predictions", title="Boxes: true label, top-1 class and probability, top-k",
                        columns=["image", "box", "x0", "y0", "x1", "y1", "truth", "top-1", "p(top-1)",
                                 f"top-{min(params.top_k, len(classes))}", "correct"],

@@ -1,4 +1,4 @@
-"""Fixtures of the CLIM tests: the zoo's tiny CLIP, a random tiny CLIP and shapes scenes."""
+"""Fixtures of the CLIM tests: the zoo's tiny CLIP, a random tiny CLIP and a runner that has the CLIM tasks."""
 
 from __future__ import annotations
 
@@ -20,3 +20,17 @@ def random_clip():
 
     torch.manual_seed(0)
     return load_clip("wb-tiny-clip", weights="random")
+
+
+@pytest.fixture
+def clim_runner():
+    from workbench.core.plugins import PluginHost
+    from workbench.core.registry import RegistryError
+    from workbench.core.runner import Runner
+
+    host = PluginHost()
+    try:
+        host.registry.task("clim.evaluate")
+    except RegistryError:
+        host = PluginHost(extra={"clim": "wb_clim.plugin"})
+    return Runner(host=host)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wb_clim.task_evaluate import accuracy, crops, ranks
-from workbench.core.runner import Runner, RunRequest
+from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunState, RunStore
 
 
@@ -24,19 +24,6 @@ def test_crops_cut_the_box_and_resize():
     out = crops([image], [np.array([[10, 5, 20, 10], [-3.0, -2.0, 0.5, 0.5]])], 16)
     assert len(out) == 2 and out[0].shape == (16, 16, 3) and out[0].min() == 255
     assert out[1].shape == (16, 16, 3)  # a sliver at the border still gives a one-pixel crop
-
-
-@pytest.fixture
-def clim_runner():
-    from workbench.core.plugins import PluginHost
-    from workbench.core.registry import RegistryError
-
-    host = PluginHost()
-    try:
-        host.registry.task("clim.evaluate")
-    except RegistryError:
-        host = PluginHost(extra={"clim": "wb_clim.plugin"})
-    return Runner(host=host)
 
 
 def _run(runner, params):

@@ -15,7 +15,7 @@ from wb_clim.scoring import score_regions
 from wb_clim.vocabulary import attribute_vocabulary, check_classes, check_template, prompts, truth_index
 from workbench.api import UserError
 from workbench.clip.dense import region_features
-from workbench.core.runner import Runner, RunRequest
+from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunState, RunStore
 
 TINY = {"model": "wb-tiny-clip", "weights": "random"}
@@ -97,19 +97,6 @@ def test_synthetic_region_scoring_through_a_normalised_dense_map():
 
 
 # --- the task -----------------------------------------------------------------------------------------------------
-@pytest.fixture
-def clim_runner():
-    from workbench.core.plugins import PluginHost
-    from workbench.core.registry import RegistryError
-
-    host = PluginHost()
-    try:
-        host.registry.task("clim.region-score")
-    except RegistryError:
-        host = PluginHost(extra={"clim": "wb_clim.plugin"})
-    return Runner(host=host)
-
-
 def _run(runner, task, params, ok=True):
     job, record = runner.run(RunRequest(task=task, params={**TINY, **params}, backend="torch", device="cpu",
                                         execution="inproc"))

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from workbench.core.runner import Runner, RunRequest
+from workbench.core.runner import RunRequest
 from workbench.core.runstore import RunState, RunStore
 
 SMALL = {"model": "wb-tiny-clip", "weights": "random", "batch_size": 14, "grids": [2, 3], "mosaic_size": 64,
          "eval_scenes": 3, "warmup_steps": 1, "lr": 1e-3}
-
-
-@pytest.fixture
-def clim_runner():
-    from workbench.core.plugins import PluginHost
-    from workbench.core.registry import RegistryError
-
-    host = PluginHost()
-    try:
-        host.registry.task("clim.tune")
-    except RegistryError:
-        host = PluginHost(extra={"clim": "wb_clim.plugin"})
-    return Runner(host=host)
 
 
 def _run(runner, params):
@@ -39,7 +25,7 @@ def test_tune_stops_resumes_and_saves_a_loadable_ensemble(clim_runner):
     results = {r.name: r for r in RunStore.results(job2.run_dir)}
     assert results["loss"].series["loss"].shape == (2, 2)  # steps 1 and 2 (the first from the checkpoint)
     table = results["before-after"]
-    assert [row[0] for row in table.rows] == ["region_top1", "region_top5"]
+    assert [row[0] for row in table.rows] == ["region_top1", "region_top5", "image_zero_shot_top1"]
     folder = job2.run_dir / "artifacts" / "clim-tuned"
     from workbench.api import load_clip
 
@@ -54,3 +40,17 @@ def test_tune_refuses_a_mismatched_resume_and_bad_settings(clim_runner):
     assert other.state == RunState.FAILED
     _, bad = _run(clim_runner, {"steps": 1, "unlocked_blocks": 5})
     assert bad.state == RunState.FAILED and "has 3 vision blocks" in bad.error
+
+
+def test_revision_1_parameters_keep_their_training_data_and_mosaic_size():
+    from wb_clim.params import TuneParams
+    from workbench.core.params import upgrade_params
+
+    old, _ = upgrade_params(TuneParams, {"steps": 5, "grids": [2, 3]}, revision=1)
+    assert TuneParams(**old).model_dump(include={"min_objects", "max_objects", "mosaic_size"}) == {
+        "min_objects": 1, "max_objects": 4, "mosaic_size": 192}
+    kept, _ = upgrade_params(TuneParams, {"mosaic_size": 512}, revision=1)
+    assert kept["mosaic_size"] == 512
+    new, _ = upgrade_params(TuneParams, {"steps": 5}, revision=2)
+    assert TuneParams(**new).model_dump(include={"min_objects", "max_objects", "mosaic_size"}) == {
+        "min_objects": 1, "max_objects": 1, "mosaic_size": 0}

@@ -175,14 +175,20 @@ class LoadedClip:
 
         return image_tokens(self.model, self.preprocess(images))
 
+    def dense_pixels(self, images, size: int | None = None):
+        """The preprocessed ``[B, 3, h*ph, w*pw]`` input of :meth:`dense_features` (whole image, shorter side
+        ``size``); see :func:`workbench.clip.dense.dense_inputs`."""
+        from workbench.clip.dense import dense_inputs
+
+        return dense_inputs(images, self.model, self.mean, self.std, size=size, device=self.device)
+
     def dense_features(self, images, size: int | None = None, normalize: bool = True):
         """Dense joint-space map ``[B, D, h, w]`` of the whole image(s) (value path in the last block, MaskCLIP /
         CLIM style); ``size`` is the shorter side in pixels (default: the model's). See :mod:`workbench.clip.dense`
         and its ``region_features`` for boxes."""
-        from workbench.clip.dense import dense_features, dense_inputs
+        from workbench.clip.dense import dense_features
 
-        pixels = dense_inputs(images, self.model, self.mean, self.std, size=size, device=self.device)
-        return dense_features(self.model, pixels, normalize=normalize)
+        return dense_features(self.model, self.dense_pixels(images, size), normalize=normalize)
 
     @staticmethod
     def region_features(dense, boxes, image_size, normalize: bool = True):
@@ -220,6 +226,20 @@ class LoadedClip:
         from workbench.clip.onnx import encoder_sessions
 
         return encoder_sessions(self, inference, onnx_dir)
+
+    def export_dense_onnx(self, path: Path | str, pixel_size: tuple[int, int] | None = None):
+        """Export the dense encoder to an ONNX file (dynamic batch, parity-checked); see
+        :func:`workbench.clip.onnx.export_dense_onnx`."""
+        from workbench.clip.onnx import export_dense_onnx
+
+        return export_dense_onnx(self, Path(path), pixel_size)
+
+    def dense_session(self, inference, pixel_size: tuple[int, int], onnx_file: Path | None = None):
+        """The dense encoder of ``pixel_size = (H, W)`` pixels on a run's engine (``ctx.inference``): torch or
+        ONNX Runtime (dynamic batch, parity-checked); see :func:`workbench.clip.onnx.dense_session`."""
+        from workbench.clip.onnx import dense_session
+
+        return dense_session(self, inference, pixel_size, onnx_file)
 
 
 def _first_mismatch(model, state: dict[str, Any]) -> str | None:

@@ -128,8 +128,10 @@ def cached_export(module, example_inputs: tuple, input_names: Sequence[str], out
 def inference_session(module, example_inputs: tuple, *, engine: str, device: str,
                       input_names: Sequence[str] = ("input",), output_names: Sequence[str] = ("output",),
                       check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float | None = None,
-                      onnx_file: Path | None = None, log_fn: Callable[[str], None] | None = None) -> InferenceSession:
-    """``module`` on ``engine`` (``torch`` or ``onnx``) and ``device``; ``onnx_file`` uses a given export instead."""
+                      onnx_file: Path | None = None, log_fn: Callable[[str], None] | None = None,
+                      exporter: str = "dynamo") -> InferenceSession:
+    """``module`` on ``engine`` (``torch`` or ``onnx``) and ``device``; ``onnx_file`` uses a given export instead;
+    ``exporter`` is ``dynamo`` or ``torchscript`` (the legacy exporter: several times faster to export)."""
     if engine != "onnx":
         return InferenceSession("torch", device, tuple(output_names), module=module.eval().to(device),
                                 input_names=tuple(input_names))
@@ -141,7 +143,7 @@ def inference_session(module, example_inputs: tuple, *, engine: str, device: str
     else:
         home = next((p.device for p in module.parameters()), None)
         report, cached = cached_export(module.cpu(), example_inputs, input_names, output_names,
-                                       check_batch_sizes=check_batch_sizes, tolerance=tolerance)
+                                       check_batch_sizes=check_batch_sizes, tolerance=tolerance, exporter=exporter)
         if home is not None:
             module.to(home)
         path = report.path
