@@ -109,8 +109,14 @@ class TuneParams(VersionedParams, ClipFields):
     warmup_steps: int = Field(20, ge=0)
     weight_decay: float = Field(0.1, ge=0)
     alpha: float = Field(0.7, ge=0, le=1, description="saved weights: alpha * tuned + (1 - alpha) * original")
-    data_seed: int = Field(0, ge=0, description="seed of the shapes world")
-    image_size: int = Field(64, ge=16, le=512, description="scene size in pixels")
+    captions: str = Field("", description="a captioned image set to tune on: a folder of images with same-named "
+                                          ".txt captions, a CSV or JSONL with 'image' and 'caption', or COCO "
+                                          "captions JSON; empty: the shapes world's train scenes")
+    image_root: str = Field("", description="folder that the captions file's image paths start from (default: "
+                                            "the file's folder)")
+    data_seed: int = Field(0, ge=0, description="seed of the shapes world, and of the order of a captions set")
+    image_size: int = Field(64, ge=16, le=512, description="scene size in pixels; a captions set's images are "
+                                                           "centre-cropped to squares of this size")
     min_objects: int = Field(1, ge=1, le=4, description="objects per training scene, at least")
     max_objects: int = Field(1, ge=1, le=4, description="objects per training scene, at most; one-object scenes "
                                                         "give cells whose caption names just the object in them")

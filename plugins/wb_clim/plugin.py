@@ -7,6 +7,8 @@ from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
+#: the shapes world (scenes, vocabulary) and the image-caption readers of clip-heatmaps (clim.tune on a user's set)
+REQUIRES = ("shapes-clip", "clip-heatmaps")
 TORCH_OR_ONNX = (*TORCH, "onnx-cuda", "onnx-cpu")
 
 
@@ -25,7 +27,7 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH_OR_ONNX,
         execution="worker",
         outputs=("regions", "metrics", "heatmap-grid"),
-        requires=("shapes-clip",),
+        requires=REQUIRES,
     ))
     registry.add_task(TaskSpec(
         id="clim.evaluate",
@@ -40,7 +42,7 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH_OR_ONNX,
         execution="worker",
         outputs=("metrics", "regions"),
-        requires=("shapes-clip",),
+        requires=REQUIRES,
     ))
     registry.add_task(TaskSpec(
         id="clim.mosaic",
@@ -53,7 +55,7 @@ def workbench_register_tasks(registry) -> None:
         backends=("cpu",),
         execution="inproc",
         outputs=("regions", "image-grid", "metrics"),
-        requires=("shapes-clip",),
+        requires=REQUIRES,
     ))
     registry.add_task(TaskSpec(
         id="clim.tune",
@@ -67,7 +69,7 @@ def workbench_register_tasks(registry) -> None:
         backends=TORCH,
         execution="worker",
         outputs=("curves", "metrics"),
-        requires=("shapes-clip",),
+        requires=REQUIRES,
     ))
 
 

@@ -1,6 +1,7 @@
-"""Task ``clim.tune``: CLIM tuning of a CLIP on captioned shapes scenes (mosaics, frozen text, last blocks).
+"""Task ``clim.tune``: CLIM tuning of a CLIP on captioned images (mosaics, frozen text, last blocks).
 
-Step ``k`` takes train scenes ``k*B .. k*B+B-1`` with their short captions, tiles them into mosaics as CLIM does
+Step ``k`` takes train scenes ``k*B .. k*B+B-1`` with their short captions (or the next ``B`` images of a user's
+captioned set, :mod:`wb_clim.captioned`), tiles them into mosaics as CLIM does
 (:mod:`wb_clim.mosaic`) and minimises the region-caption contrastive loss (:mod:`wb_clim.loss`); only the last
 ``unlocked_blocks`` vision blocks and the logit scale learn. Checkpoints and resume are the run context's. The
 saved weights are the ensemble ``alpha * tuned + (1 - alpha) * original`` as an open_clip folder that
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wb_clim.captioned import read_captioned
 from wb_clim.export import ZOO_ID
 from wb_clim.loss import clim_loss, unlock_last_blocks, weight_ensemble
 from wb_clim.params import TuneParams
@@ -41,6 +43,13 @@ def _lr(step: int, params: TuneParams) -> float:
         return params.lr * (step + 1) / params.warmup_steps
     progress = (step - params.warmup_steps) / max(1, params.steps - params.warmup_steps)
     return params.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _shapes_batch(step: int, params: TuneParams) -> tuple[list[np.ndarray], list[str]]:
+    world = load_sample("shapes", split="train", n=params.batch_size, seed=params.data_seed,
+                        image_size=params.image_size, min_objects=params.min_objects,
+                        max_objects=params.max_objects, start=step * params.batch_size)
+    return [s.image for s in world], [s.caption for s in world]
 
 
 def held_out_accuracy(clip, params: TuneParams) -> dict[str, float]:
@@ -106,10 +115,14 @@ def run(params: TuneParams, ctx: RunContext):
     if params.min_objects > params.max_objects:
         raise UserError(f"min_objects={params.min_objects} is larger than max_objects={params.max_objects}")
     mosaic_size = params.mosaic_size or None
+    captioned = read_captioned(params.captions, params.image_root, params.image_size, params.batch_size) \
+        if params.captions else None
+    if captioned is not None:
+        ctx.log(f"captions={params.captions}: {captioned.summary()}")
     dist = ctx.distributed()
     signature = {"model": params.model, "steps": params.steps, "batch_size": params.batch_size,
                  "grids": list(params.grids), "data_seed": params.data_seed,
-                 "objects": [params.min_objects, params.max_objects]}
+                 "objects": [params.min_objects, params.max_objects], "captions": params.captions}
     losses: list[list[float]] = []
     start = 0
     if params.resume:
@@ -121,13 +134,12 @@ def run(params: TuneParams, ctx: RunContext):
             f"mosaics at {mosaic_size or 'their own size in'} px")
     for step in range(start, end):
         ctx.check_cancelled()
-        world = load_sample("shapes", split="train", n=params.batch_size, seed=params.data_seed,
-                            image_size=params.image_size, min_objects=params.min_objects,
-                            max_objects=params.max_objects, start=step * params.batch_size)
+        images, captions = captioned.batch(step, params.batch_size, params.data_seed) if captioned else \
+            _shapes_batch(step, params)
         for group in opt.param_groups:
             group["lr"] = _lr(step, params)
         model.train()
-        loss = clim_loss(clip, [s.image for s in world], [s.caption for s in world], params.grids, mosaic_size, dist)
+        loss = clim_loss(clip, images, captions, params.grids, mosaic_size, dist)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         dist.average_gradients(model)
@@ -162,7 +174,8 @@ def run(params: TuneParams, ctx: RunContext):
     yield MetricsTable(name="before-after", title="Held-out accuracy on shapes test scenes, before and after CLIM",
                        columns=["metric", "before", "after"],
                        rows=[[k, round(before[k], 4), round(after[k], 4)] for k in before],
-                       notes=f"{params.eval_scenes} test scenes (2-4 objects: region accuracy of every box) and "
+                       notes=(f"tuned on {params.captions}: {captioned.summary()}; " if captioned else "")
+                       + f"{params.eval_scenes} test scenes (2-4 objects: region accuracy of every box) and "
                              f"{params.eval_scenes} one-object scenes (image zero-shot); weights alpha={params.alpha} "
                              "ensemble of the tuned "
                              f"and the original model; load them with model=local-dir:{folder}")

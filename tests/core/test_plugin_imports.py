@@ -10,7 +10,7 @@ from workbench.core.plugins import PluginHost
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 #: The deliberate cross-plugin libraries, and why: see docs/plugins.md.
-PUBLIC = {"wb_ood.api", "wb_digits.api", "wb_shapes.api"}
+PUBLIC = {"wb_ood.api", "wb_digits.api", "wb_shapes.api", "wb_clipmap.api"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

@@ -266,6 +266,17 @@ def _read_pairs(path: Path):
     return read_pairs(path)
 
 
+def _captioned_folder(folder: Path) -> None:
+    _caption_folder(folder)
+    (folder / "b.txt").write_text("a blue square", encoding="utf-8")
+
+
+def _read_captioned(path: Path):
+    from wb_clim.captioned import read_captioned
+
+    return read_captioned(str(path), "", 16, 1)
+
+
 def _read_recipe(path: Path):
     from workbench.core.plugins import get_host
     from workbench.core.recipes import load_recipe
@@ -551,6 +562,8 @@ READERS: list[Reader] = [
                      "nan-inf": _replace('"image_id": 2', '"image_id": NaN')}),
     Reader("captions folder", "captions", _caption_folder, _read_pairs, folder=True, target="a.txt",
            keeps_going=True, skip=frozenset({"truncated"})),  # a shortened caption is still a caption
+    Reader("CLIM captioned set (an image)", "captioned", _captioned_folder, _read_captioned, text=False,
+           folder=True, target="a.png", keeps_going=True),
     _cloud_reader(".ply", _write(PLY), {**CLOUD_FAULTS, "huge": _replace("element vertex 40",
                                                                           "element vertex 999999999999")},
                   skip=frozenset()),
