@@ -87,12 +87,16 @@ def test_batch_goes_on_past_bad_input_and_ranks_most_misaligned_first(clip_runne
     assert "pairs.jsonl:6: not valid JSON" in results["pairs"].notes
     assert "truncated" in log and "broken.png" in log
     assert {"view-1-words", "localisation", "ap", "word-prf"} <= set(results)
+    pairs = results["pairs"]  # each row carries its image file, so a click shows the item's picture
+    assert [pairs.picture(i) for i in range(len(table))] == [r["image"] for r in table]
 
 
 def test_demo_scenes_give_benchmark_tables(clip_runner):
     results, _ = _run(clip_runner, "clip.misalignment", {"demo_scenes": 2, "max_views": 0, "mode": "most_negative"})
     loc = results["localisation"].as_dicts()
     assert loc[-1]["foil type"] == "all" and loc[-1]["n"] == 2
+    pairs = results["pairs"]  # generated scenes: each row carries its scene as a thumbnail
+    assert len(pairs.thumbnails) == len(pairs.rows) == 4 and pairs.picture(0).shape == (64, 64, 3)
     assert 0 < loc[-1]["chance (1/words)"] < 0.2
 
 
@@ -135,6 +139,8 @@ def test_clipscore_on_onnx_matches_torch(clip_runner, tmp_path):
             assert "missing.png" in row["error"]
             continue
         assert row["cosine"] == pytest.approx(by_item[row["item"]]["cosine"], abs=1e-4)
+    table = onnx_rows["clipscore"]
+    assert [table.picture(i) for i in range(3)] == [r["image"] for r in table.as_dicts()]
 
 
 def test_attributions_refuse_onnx(clip_runner):

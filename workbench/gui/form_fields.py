@@ -6,10 +6,10 @@ path-like strings as path lists, and anything else (other lists, dicts) as YAML 
 
 A string (or list of strings) is a path when the model says so, per field with
 ``json_schema_extra={"path": "file"}`` (or ``"dir"``; ``""`` for "not a path") or for the model with
-``json_schema_extra={"paths": {"image": "file", "data": "dir"}}``; unmarked, the name decides (``*path*``,
-``*file*``, ``*checkpoint*``, ``*weights*``, ``*resume*`` pick a file; ``*dir*``, ``*folder*``, ``*root*`` a folder) or a
-``Path`` type does. A string marked ``{"widget": "boxes", "image_field": "image"}`` is a boxes file drawn with the
-mouse over the image chosen in field ``image``.
+``json_schema_extra={"paths": {"image": "file", "data": "dir"}}``; unmarked, a ``Path`` type or the name
+decides (``*path*``, ``*file*``, ``*checkpoint*``, ``*weights*``, ``*resume*`` pick a file; ``*dir*``,
+``*folder*``, ``*root*`` a folder). A string marked ``{"widget": "boxes", "image_field": "image"}`` is a
+boxes file drawn with the mouse over the image chosen in field ``image``.
 
 A model may group its fields into boxes: per field with ``Field(..., json_schema_extra={"group": "Optimiser"})``
 or for the whole model with ``model_config = ConfigDict(json_schema_extra={"groups": {"Optimiser": ["lr", ...]}})``.
