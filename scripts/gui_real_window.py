@@ -3,9 +3,11 @@
 Starts Xvfb (1280x800, 24 bit) with the openbox window manager, opens the workbench window there on Qt's xcb
 platform (not offscreen), and uses ``xdotool`` for every click and key: picks one task per family in the task
 browser, presses Run, opens each result sub-tab, steps through a run's scenes, closes tabs with Ctrl+W and quits
-with Ctrl+Q. Widget positions come from Qt (this process is the window's), the input from X. Each step's screen
-is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/`` (the screen at the start, at the
-end, and with the first view of each result kind in front).
+with Ctrl+Q. Parameters are typed: each field is clicked, its text selected and the value typed (a drop-down's
+entry typed into its open list, a list's items ticked with Space), then checked. Widget positions come from Qt
+(this process is the window's), the input from X. Each step's screen is saved; ``--readme`` also refreshes the
+README's pictures in ``docs/screenshots/`` (the screen at the start, at the end, and with the first view of each
+result kind in front).
 
 Needs: ``apt-get install -y xvfb openbox xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1``.
 Usage: python scripts/gui_real_window.py OUT_DIR [--readme] [--families ood,tta,...]
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt  # no platform yet: QApplication reads DISPLAY and QT_QPA_PLATFORM later
 
 SCREEN = (1280, 800)
 README_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -94,7 +98,6 @@ class Driver:
 
     def click_tab(self, bar, index: int) -> None:
         """Click tab ``index``, first clicking the bar's scroll arrows until the tab is in view."""
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QToolButton
 
         for _ in range(60):
@@ -112,6 +115,45 @@ class Driver:
     def key(self, *keys: str) -> None:
         self.xdotool("key", "--clearmodifiers", *keys)
         self.spin(0.3)
+
+    def type(self, text: str) -> None:
+        self.xdotool("type", "--delay", "40", text)
+        self.spin(0.3)
+
+    def fill(self, form, name: str, value) -> None:
+        """Set field ``name`` as a user does: scroll to it, open its group if collapsed, then click and type
+        (select all, type the value), pick a drop-down entry by typing its text, tick list items with Space."""
+        editor = form.editors[name]
+        box = form.groups.get(editor.plan.group)
+        if box is not None and box.isCheckable() and not box.isChecked():
+            self.click(box, QPoint(12, 10))  # the group title's check box
+        if not form.shown(name):
+            raise RuntimeError(f"field {name!r} is hidden (its show_when rule does not hold yet)")
+        form.scroll.ensureWidgetVisible(editor)
+        self.spin(0.2)
+        if editor.items is not None:  # a checkable list: Space on each item whose tick must change
+            wanted = set(value)
+            for i in range(editor.items.count()):
+                item = editor.items.item(i)
+                if (item.checkState() == Qt.CheckState.Checked) != (item.data(Qt.ItemDataRole.UserRole) in wanted):
+                    self.click(editor.items.viewport(), editor.items.visualItemRect(item).center())
+                    self.key("space")
+        elif editor.check is not None:
+            if editor.check.isChecked() != bool(value):
+                self.click(editor.check)
+        elif editor.combo is not None:  # the open list selects the entry typed, Return takes it
+            self.click(editor.combo)
+            self.type(str(value))
+            self.key("Return")
+        else:
+            self.click(editor.spin if editor.spin is not None else editor.line)
+            self.key("ctrl+a")
+            self.type(str(value))
+            self.key("Tab")
+        shown = editor.value()[1]
+        if (list(shown) if editor.items is not None else str(shown)) != (list(value) if editor.items is not None
+                                                                           else str(value)):
+            raise RuntimeError(f"typing {value!r} into {name!r} left {shown!r}")
 
     def shot(self, name: str, widget=None) -> Path:
         """The X screen (what the user sees), or one widget as the X server drew it."""
@@ -134,7 +176,8 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
     driver.click(browser.viewport(), browser.visualItemRect(item).center())
     if window.form.spec is None or window.form.spec.id != task:
         raise RuntimeError(f"clicking {task} in the task browser did not choose it")
-    window.form.apply_request({"params": params})
+    for name, value in params.items():
+        driver.fill(window.form, name, value)
     driver.shot(f"{family}-1-form")
     before = set(window.jobs.entries)
     driver.click(window.form.run_button)
