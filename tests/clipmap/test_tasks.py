@@ -107,7 +107,13 @@ def test_foil_benchmark_reports_per_kind_localisation_and_ap(clip_runner):
     ap = results["ap"].as_dicts()
     assert [r["score"] for r in ap][::2] == ["CLIPScore", "F-CLIPScore (threshold)", "F-CLIPScore (most negative)"]
     assert all(0 <= r["all"] <= 1 for r in ap)
-    assert len(results["items"].rows) == 4 * 5
+    items = results["items"]
+    assert len(items.rows) == len(items.thumbnails) == 4 * 5  # each caption with its scene's picture
+    by_scene: dict[str, list] = {}
+    for i, row in enumerate(items.rows):  # items: "test-<scene>" and its foils "test-<scene>-<kind>"
+        by_scene.setdefault("-".join(row[0].split("-")[:2]), []).append(items.picture(i))
+    assert len(by_scene) == 4 and all(p.shape == (64, 64, 3) for ps in by_scene.values() for p in ps)
+    assert all(all(np.array_equal(p, ps[0]) for p in ps) for ps in by_scene.values())
     assert [r["foil type"] for r in results["pointing"].as_dicts()] == ["colour", "shape", "size", "all"]
     assert results["examples"].signed and len(results["examples"].heats) == len(results["examples"].images) == 2
     prefers = results["clip-prefers-true"].as_dicts()
