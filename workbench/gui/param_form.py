@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSpinBox,
@@ -480,12 +480,15 @@ class ParamForm(QWidget):
                 if present}
 
     def _update_visibility(self) -> None:
+        changed = False
         for name, editor in self.editors.items():
             shown = self.shown(name)
             if shown != editor.shown:
-                editor.shown = shown
+                editor.shown, changed = shown, True
                 editor.setVisible(shown)  # not QFormLayout.setRowVisible: it clips wrapped rows below
                 self.fields.labelForField(editor).setVisible(shown)
+        if changed:  # once relaid out, the form keeps the rows' old wrapped heights (descriptions cut) unless told
+            QTimer.singleShot(0, self.fields_box, self.fields.invalidate)  # dropped if the form is gone
 
     def _fill_placement(self) -> None:
         if self.spec is None:
