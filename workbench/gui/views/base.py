@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -131,8 +132,8 @@ def add_labelled(view: ResultView, label: str, widget: QWidget) -> QWidget:
 class ViewCanvas(FigureCanvasQTAgg):
     """A view's figure canvas whose idle redraw is a timer the canvas owns and that draws only while the canvas is
     on screen. matplotlib's own idle redraw is a free-standing timer: it still ran after a view was closed, and when
-    Python collected the closed view during that draw, Qt deleted the canvas under it (the "Internal C++ object
-    already deleted" tracebacks)."""
+    Python collected the view during that draw, Qt deleted the canvas under it (the "Internal C++ object already
+    deleted" tracebacks)."""
 
     _idle: QTimer | None = None
 
@@ -146,7 +147,16 @@ class ViewCanvas(FigureCanvasQTAgg):
 
     def _draw_if_shown(self) -> None:
         if self.isVisible() and self.width() > 0 and self.height() > 0:
+            self._draw_while_alive()
+
+    def _draw_while_alive(self) -> None:
+        """Draw; a view Python collects during the draw (one nothing refers to any more) takes its canvas with it,
+        and then there is nothing left to draw on: that ends the draw quietly, any other error is raised."""
+        try:
             self.draw()
+        except RuntimeError:
+            if shiboken6.isValid(self):
+                raise
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
@@ -155,7 +165,7 @@ class ViewCanvas(FigureCanvasQTAgg):
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
         if self._idle is not None and self._idle.isActive():  # paint the pending redraw, not the old picture
             self._idle.stop()
-            self.draw()
+            self._draw_while_alive()
         super().paintEvent(event)
 
 
