@@ -2,10 +2,12 @@
 
 Starts Xvfb (1280x800, 24 bit) with the openbox window manager, opens the workbench window there on Qt's xcb
 platform (not offscreen), and uses ``xdotool`` for every click and key: picks one task per family in the task
-browser, presses Run, opens each result sub-tab, steps through a run's scenes, closes tabs with Ctrl+W and quits
-with Ctrl+Q. Widget positions come from Qt (this process is the window's), the input from X. Each step's screen
-is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/`` (the screen at the start, at the
-end, and with the first view of each result kind in front).
+browser, types its parameters (each field clicked, its text selected and the value typed; a drop-down's entry typed
+into its open list, a list's items ticked with Space; each checked), presses Run, opens each result sub-tab, steps
+through a run's scenes, draws boxes on a picture for CLIM region scoring (Draw…, drags with the pointer), closes
+tabs with Ctrl+W and quits with Ctrl+Q. Widget positions come from Qt (this process is the window's), the input
+from X. Each step's screen is saved; ``--readme`` also refreshes the README's pictures in ``docs/screenshots/``
+(the screen at the start, at the end, with the first view of each result kind in front, and the box dialog).
 
 Needs: ``apt-get install -y xvfb openbox xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1``.
 Usage: python scripts/gui_real_window.py OUT_DIR [--readme] [--families ood,tta,...]
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt  # no platform yet: QApplication reads DISPLAY and QT_QPA_PLATFORM later
 
 SCREEN = (1280, 800)
 README_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -94,7 +98,6 @@ class Driver:
 
     def click_tab(self, bar, index: int) -> None:
         """Click tab ``index``, first clicking the bar's scroll arrows until the tab is in view."""
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QToolButton
 
         for _ in range(60):
@@ -113,6 +116,45 @@ class Driver:
         self.xdotool("key", "--clearmodifiers", *keys)
         self.spin(0.3)
 
+    def type(self, text: str) -> None:
+        self.xdotool("type", "--delay", "40", text)
+        self.spin(0.3)
+
+    def fill(self, form, name: str, value) -> None:
+        """Set field ``name`` as a user does: scroll to it, open its group if collapsed, then click and type
+        (select all, type the value), pick a drop-down entry by typing its text, tick list items with Space."""
+        editor = form.editors[name]
+        box = form.groups.get(editor.plan.group)
+        if box is not None and box.isCheckable() and not box.isChecked():
+            self.click(box, QPoint(12, 10))  # the group title's check box
+        if not form.shown(name):
+            raise RuntimeError(f"field {name!r} is hidden (its show_when rule does not hold yet)")
+        form.scroll.ensureWidgetVisible(editor)
+        self.spin(0.2)
+        if editor.items is not None:  # a checkable list: Space on each item whose tick must change
+            wanted = set(value)
+            for i in range(editor.items.count()):
+                item = editor.items.item(i)
+                if (item.checkState() == Qt.CheckState.Checked) != (item.data(Qt.ItemDataRole.UserRole) in wanted):
+                    self.click(editor.items.viewport(), editor.items.visualItemRect(item).center())
+                    self.key("space")
+        elif editor.check is not None:
+            if editor.check.isChecked() != bool(value):
+                self.click(editor.check)
+        elif editor.combo is not None:  # the open list selects the entry typed, Return takes it
+            self.click(editor.combo)
+            self.type(str(value))
+            self.key("Return")
+        else:
+            self.click(editor.spin if editor.spin is not None else editor.line)
+            self.key("ctrl+a")
+            self.type(str(value))
+            self.key("Tab")
+        shown = editor.value()[1]
+        if (list(shown) if editor.items is not None else str(shown)) != (list(value) if editor.items is not None
+                                                                           else str(value)):
+            raise RuntimeError(f"typing {value!r} into {name!r} left {shown!r}")
+
     def shot(self, name: str, widget=None) -> Path:
         """The X screen (what the user sees), or one widget as the X server drew it."""
         from PySide6.QtGui import QGuiApplication
@@ -126,7 +168,7 @@ class Driver:
         return path
 
 
-def run_family(driver: Driver, window, family: str, task: str, params: dict, kinds: dict) -> None:
+def choose_task(driver: Driver, window, task: str) -> None:
     browser = window.browser
     item = browser.task_items[task]
     browser.scrollToItem(item)
@@ -134,20 +176,32 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
     driver.click(browser.viewport(), browser.visualItemRect(item).center())
     if window.form.spec is None or window.form.spec.id != task:
         raise RuntimeError(f"clicking {task} in the task browser did not choose it")
-    window.form.apply_request({"params": params})
-    driver.shot(f"{family}-1-form")
+
+
+def press_run(driver: Driver, window, name: str):
+    """Click Run, wait for the job; returns its entry."""
+    task = window.form.spec.id
     before = set(window.jobs.entries)
     driver.click(window.form.run_button)
     new = set(window.jobs.entries) - before
     if len(new) != 1:
         raise RuntimeError(f"pressing Run for {task} queued {len(new)} jobs")
     entry = window.jobs.entries[new.pop()]
-    driver.shot(f"{family}-2-queued")
+    driver.shot(f"{name}-2-queued")
     if not driver.spin(900, lambda: entry.finished):
         raise RuntimeError(f"{task} did not finish in 15 minutes")
     if entry.state != "completed":
         raise RuntimeError(f"{task} {entry.state}: {entry.error}")
     driver.spin(1.0)
+    return entry
+
+
+def run_family(driver: Driver, window, family: str, task: str, params: dict, kinds: dict) -> None:
+    choose_task(driver, window, task)
+    for name, value in params.items():
+        driver.fill(window.form, name, value)
+    driver.shot(f"{family}-1-form")
+    entry = press_run(driver, window, family)
     tab = window.run_tabs[entry.record.id]
     bar = tab.tabBar()
     for index in range(tab.count()):
@@ -165,6 +219,59 @@ def run_family(driver: Driver, window, family: str, task: str, params: dict, kin
             driver.click(step)
             driver.shot(f"{family}-4-next-scene")
             driver.click_tab(bar, index)
+
+
+def draw_boxes(driver: Driver, window, home: Path) -> Path:
+    """clim.region-score on boxes drawn with the mouse: a shapes scene saved as a picture, its path typed into
+    'image', Draw… pressed, each object's box dragged on the picture with X's pointer, OK, Run; the task must
+    score exactly the drawn boxes."""
+    from PySide6.QtGui import QImage
+
+    from workbench.api import load_sample
+
+    scene = load_sample("shapes", split="test", n=1).scenes[0]
+    height, width, _ = scene.image.shape
+    picture = home / "scene.png"
+    QImage(scene.image.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).save(str(picture))
+    choose_task(driver, window, "clim.region-score")
+    driver.fill(window.form, "image", str(picture))
+    editor = window.form.editors["boxes"]
+    window.form.scroll.ensureWidgetVisible(editor)
+    driver.click(editor.draw)
+    if not driver.spin(5, lambda: editor.dialog is not None and editor.dialog.isVisible()):
+        raise RuntimeError("Draw… did not open the box dialog")
+    canvas = editor.dialog.canvas
+    wanted = [tuple(obj.box) for obj in scene.objects]
+    for box in wanted:
+        rect = canvas.to_widget(box)
+        start, end = canvas.mapToGlobal(rect.topLeft().toPoint()), canvas.mapToGlobal(rect.bottomRight().toPoint())
+        middle = (start + end) / 2
+        driver.xdotool("mousemove", "--sync", str(start.x()), str(start.y()), "mousedown", "1",
+                       "mousemove", "--sync", str(middle.x()), str(middle.y()),
+                       "mousemove", "--sync", str(end.x()), str(end.y()), "mouseup", "1")
+        driver.spin(0.3)
+    drawn = editor.dialog.boxes()
+    tolerance = 1.0 / (canvas.to_widget((0, 0, 1, 1)).width()) + 0.5
+    if len(drawn) != len(wanted) or any(abs(a - b) > tolerance for d, w in zip(drawn, wanted)
+                                        for a, b in zip(d, w)):
+        raise RuntimeError(f"dragging {wanted} drew {drawn}")
+    dialog_shot = driver.shot("boxes-1-dialog")
+    driver.click(editor.dialog.buttons.button(editor.dialog.buttons.StandardButton.Ok))
+    if not editor.value()[1]:
+        raise RuntimeError("OK in the box dialog did not fill the 'boxes' field")
+    driver.shot("boxes-2-form")
+    entry = press_run(driver, window, "boxes")
+    tab = window.run_tabs[entry.record.id]
+    views = [tab.widget(i) for i in range(tab.count())]
+    table = next(v.result for v in views if v.result.name == "predictions")
+    truth = [obj.label for obj in scene.objects]
+    print(f"drawn boxes scored: {[(r[1], r[7]) for r in table.rows]}; truth {truth}", flush=True)
+    if len(table.rows) != len(wanted):
+        raise RuntimeError(f"{len(wanted)} boxes drawn, {len(table.rows)} scored")
+    regions = next(i for i, v in enumerate(views) if v.result.kind == "regions")
+    driver.click_tab(tab.tabBar(), regions)
+    driver.shot("boxes-3-regions")
+    return dialog_shot
 
 
 def main() -> int:
@@ -202,6 +309,9 @@ def main() -> int:
                 print(f"skipped {family}: task {task} is not installed", flush=True)
                 continue
             run_family(driver, window, family, task, params, kinds)
+        boxes_shot = None
+        if "clim" in args.families.split(",") and "clim.region-score" in window.host.registry.tasks:
+            boxes_shot = draw_boxes(driver, window, home)
         if window.width() > SCREEN[0] or window.height() > SCREEN[1]:
             raise RuntimeError(f"the window grew past the screen: {window.width()}x{window.height()}")
         scores = next((v for v in window.views.values() if v.result.kind == "scores"), None)
@@ -224,6 +334,8 @@ def main() -> int:
             shutil.copy(main_shot, README_SHOTS / "main-window.png")
             for kind, path in kinds.items():  # the whole screen with that kind's view in front
                 shutil.copy(path, README_SHOTS / f"view-{kind}.png")
+            if boxes_shot is not None:
+                shutil.copy(boxes_shot, README_SHOTS / "boxes-dialog.png")
             print(f"README pictures refreshed in {README_SHOTS}")
         return 0
     finally:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
+
+_SCENES = ["data_seed", "image_size", "min_objects", "max_objects"]
+_REGION = ["template", "inference_size", "temperature"]
 
 
 class ClipFields(BaseModel):
@@ -41,11 +44,20 @@ class SceneFields(BaseModel):
 class RegionScoreParams(VersionedParams, ClipFields, RegionFields, SceneFields):
     """Open-vocabulary scoring of boxes: per-box class probabilities, top-k labels, dense class maps."""
 
-    image: str = Field("", description="an image file (with 'boxes'); empty: shapes test scenes, or the images "
-                                       "of a COCO 'boxes' file")
-    boxes: str = Field("", description="a JSON file of boxes [{\"box\": [x0, y0, x1, y1], \"label\": optional}, "
-                                       "...] in the image's pixels, or COCO annotations (images, annotations with "
-                                       "bbox [x, y, w, h], categories); empty: the scenes' ground-truth boxes")
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Input": ["image", "boxes", "image_root", "classes"], "Scenes": ["n_scenes", *_SCENES],
+                   "Method settings": _REGION, "Views": ["top_k", "max_views"]}})
+
+    image: str = Field(
+        "", json_schema_extra={"path": "file"},
+        description="an image file (with 'boxes'); empty: shapes test scenes, or the images "
+                    "of a COCO 'boxes' file")
+    boxes: str = Field(
+        "", json_schema_extra={"widget": "boxes", "image_field": "image"},
+        description="a JSON file of boxes [{\"box\": [x0, y0, x1, y1], \"label\": optional}, "
+                    "...] in the image's pixels, or COCO annotations (images, annotations with "
+                    "bbox [x, y, w, h], categories); empty: the scenes' ground-truth boxes")
     image_root: str = Field("", description="folder that COCO file names start from (default: the file's folder)")
     classes: list[str] = Field(default_factory=list, description="class names; empty: the shapes world's colour x "
                                                                  "shape vocabulary (a COCO file: its categories)")
@@ -56,6 +68,11 @@ class RegionScoreParams(VersionedParams, ClipFields, RegionFields, SceneFields):
 
 class RegionEvaluateParams(VersionedParams, ClipFields, RegionFields, SceneFields):
     """Region classification and image zero-shot accuracy of a CLIP on annotated shapes scenes."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Scenes": ["n_scenes", "n_single", *_SCENES], "Method settings": _REGION,
+                   "Advanced": ["batch_size", "n_examples"]}})
 
     n_scenes: int = Field(300, ge=1, le=100_000, description="test scenes with 2-4 objects (every object a box)")
     n_single: int = Field(300, ge=0, le=100_000, description="one-object test scenes for image-level zero-shot "
@@ -94,6 +111,13 @@ class TuneParams(VersionedParams, ClipFields):
             if not values.get("mosaic_size"):
                 values["mosaic_size"] = int(values.get("image_size", 64)) * max(grids)
         return values
+
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": "", "captions": "file", "image_root": "dir"},
+        "groups": {"Data": ["captions", "image_root", "data_seed", "image_size", "min_objects", "max_objects"],
+                   "Mosaics": ["grids", "mosaic_size"],
+                   "Training": ["unlocked_blocks", "lr", "warmup_steps", "weight_decay", "alpha"],
+                   "Evaluation": ["eval_scenes"], "Advanced": ["checkpoint_every", "stop_after", "resume"]}})
 
     steps: int = Field(300, ge=1, le=1_000_000, description="optimizer steps; step k uses train scenes k*B .. k*B+B-1")
     batch_size: int = Field(32, ge=1, le=4096, description="captioned scenes per step (CLIM: 32 per GPU)")

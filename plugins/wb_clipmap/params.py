@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
+
+_ATTRIBUTION = ["template", "text_layers", "epsilon", "image_start_layer", "word_rules"]
+_PAIR_OPTIONS = ["image_root", "demo_scenes"]
 
 
 class ClipFields(BaseModel):
@@ -39,11 +42,15 @@ class AttributionFields(BaseModel):
 class PairsFields(BaseModel):
     """One pair (``image`` + ``caption``) or many (``pairs``)."""
 
-    image: str = Field("", description="an image file (with 'caption')")
+    image: str = Field(
+        "", json_schema_extra={"path": "file"},
+        description="an image file (with 'caption')")
     caption: str = Field("", description="the caption of 'image'")
-    pairs: str = Field("", description="many pairs: a folder (image + same-named .txt), a .csv (image, caption), "
-                                       "a .jsonl (image, caption, optional foil_index / word_labels) or a FOIL "
-                                       "COCO .json")
+    pairs: str = Field(
+        "", json_schema_extra={"path": "file"},
+        description="many pairs: a folder (image + same-named .txt), a .csv (image, caption), "
+                    "a .jsonl (image, caption, optional foil_index / word_labels) or a FOIL "
+                    "COCO .json")
     image_root: str = Field("", description="folder that relative image paths in 'pairs' start from (default: "
                                             "the pairs file's folder)")
     demo_scenes: int = Field(3, ge=1, le=500, description="with neither 'image' nor 'pairs': how many shapes-world "
@@ -52,6 +59,12 @@ class PairsFields(BaseModel):
 
 class MisalignmentParams(VersionedParams, ClipFields, AttributionFields, PairsFields):
     """CLIP4DM word attributions, flagged words, CLIPScore / F-CLIPScore and image relevance maps."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Input options": _PAIR_OPTIONS, "Method settings": _ATTRIBUTION,
+                   "Views": ["image_maps", "word_maps", "words", "max_views"]},
+        "show_when": {"epsilon": {"mode": ["threshold"]}, "image_start_layer": {"image_maps": [True]}}})
 
     revision = 2
     removed = {"opacity": (2, "display options belong to the heatmap views (report and GUI), not to the task"),
@@ -69,6 +82,12 @@ class MisalignmentParams(VersionedParams, ClipFields, AttributionFields, PairsFi
 class FoilBenchmarkParams(VersionedParams, ClipFields, AttributionFields):
     """Localisation of the swapped word and true-vs-foil AP on the shapes world's one-word foils."""
 
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Scenes": ["split", "data_seed", "image_size", "min_objects", "max_objects"],
+                   "Method settings": _ATTRIBUTION, "Views": ["n_examples", "image_maps"]},
+        "show_when": {"image_start_layer": {"image_maps": [True]}}})
+
     n_scenes: int = Field(200, ge=1, le=100000, description="scenes; each gives its true caption and its foils")
     split: Literal["train", "test", "novel"] = Field("test", description="shapes-world split")
     data_seed: int = Field(0, description="seed of the shapes world")
@@ -84,6 +103,10 @@ class FoilBenchmarkParams(VersionedParams, ClipFields, AttributionFields):
 
 class ScoreParams(VersionedParams, ClipFields, PairsFields):
     """CLIPScore of image-caption pairs, on torch or on the exported ONNX encoders."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Input options": [*_PAIR_OPTIONS, "template"], "Advanced": ["onnx_dir", "batch_size"]}})
 
     template: str = Field("A photo depicts ", description="text put before every caption")
     onnx_dir: str = Field("", description="onnx backend: a folder with image_encoder.onnx / text_encoder.onnx to "

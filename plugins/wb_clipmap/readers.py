@@ -57,6 +57,13 @@ class Pair:
         return out
 
 
+def row_pictures(pairs: list[Pair]) -> dict[str, list]:
+    """The ``thumbnails`` and ``item_paths`` of a table whose rows are ``pairs`` (in that order), so clicking a row
+    shows its image: the pair's own image when it has one (generated scenes), else its file."""
+    return {"thumbnails": [np.zeros(0, np.uint8) if p.image is None else p.image for p in pairs],
+            "item_paths": [p.image_path for p in pairs]}
+
+
 @dataclass
 class PairSet:
     pairs: list[Pair] = field(default_factory=list)

@@ -12,6 +12,7 @@ import numpy as np
 from wb_clipmap.analysis import add_word_maps, analyse
 from wb_clipmap.benchmark import Scored, benchmark_results, scored_from
 from wb_clipmap.params import FoilBenchmarkParams
+from wb_clipmap.readers import row_pictures
 from wb_clipmap.sources import shapes_pairs
 from wb_clipmap.views import model_view
 from workbench.api import HeatmapGrid, MetricsTable, Progress, RunContext, load_clip
@@ -96,6 +97,7 @@ def run(params: FoilBenchmarkParams, ctx: RunContext):
     yield MetricsTable(name="items", title="Captions, most misaligned first (lowest F-CLIPScore, most negative)",
                        columns=ITEM_COLUMNS, rows=[_item_row(scored[i]) for i in order],
                        notes=f"{params.n_scenes} {params.split} scenes (data seed {params.data_seed}); weights "
-                             f"{clip.source}; template {params.template!r}; epsilon {params.epsilon:g}")
+                             f"{clip.source}; template {params.template!r}; epsilon {params.epsilon:g}",
+                       **row_pictures([scored[i].pair for i in order]))
     if params.n_examples:
         yield _examples(clip, params, scored)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from wb_clipmap.analysis import PairAnalysis, add_word_maps, analyse
 from wb_clipmap.benchmark import benchmark_results, scored_from
 from wb_clipmap.params import MisalignmentParams
-from wb_clipmap.readers import Pair
+from wb_clipmap.readers import Pair, row_pictures
 from wb_clipmap.scoring import flaggable
 from wb_clipmap.sources import gather_pairs
 from wb_clipmap.views import pair_results
@@ -85,7 +85,7 @@ def run(params: MisalignmentParams, ctx: RunContext):
         notes += pairset.problems
         yield MetricsTable(name="pairs", title="Pairs, most misaligned first (lowest F-CLIPScore)", columns=COLUMNS,
                            rows=[_row(p, a) for p, a in ranked] + [_row(p, None, e) for p, e in failed],
-                           notes="\n".join(notes))
+                           notes="\n".join(notes), **row_pictures([p for p, _ in ranked + failed]))
     if not done:
         reasons = [e for _, e in failed] + list(pairset.problems)
         raise ValueError(f"no pair could be scored ({len(failed)} failed, {len(pairset.problems)} input entries "

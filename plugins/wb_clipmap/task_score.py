@@ -14,7 +14,7 @@ import torch
 
 from wb_clipmap.attribution import tokenize
 from wb_clipmap.params import ScoreParams
-from wb_clipmap.readers import Pair
+from wb_clipmap.readers import Pair, row_pictures
 from wb_clipmap.scoring import clipscore
 from wb_clipmap.sources import gather_pairs
 from workbench.api import ImageReadError, LoadedClip, MetricsTable, Progress, RunContext, load_clip, read_image
@@ -46,7 +46,7 @@ def run(params: ScoreParams, ctx: RunContext):
         encoders = clip.encoder_sessions(ctx.inference, Path(params.onnx_dir).expanduser() if params.onnx_dir
                                          else None)
         parity = max((e.export.worst for e in encoders if e.export is not None), default=None)
-    rows: list[list] = []
+    rows: list[tuple[list, Pair]] = []  # each table row with its pair
     ready: list[tuple[Pair, np.ndarray]] = []
     for pair in pairset.pairs:
         try:
@@ -55,7 +55,7 @@ def run(params: ScoreParams, ctx: RunContext):
             ready.append((pair, pair.image if pair.image is not None else read_image(pair.image_path)))
         except (ImageReadError, ValueError) as exc:
             ctx.log(f"warning: skipped {pair.item}: {exc}")
-            rows.append([pair.item, pair.caption, None, None, False, pair.image_path, str(exc)])
+            rows.append(([pair.item, pair.caption, None, None, False, pair.image_path, str(exc)], pair))
     for start in range(0, len(ready), params.batch_size):
         ctx.check_cancelled()
         chunk = ready[start:start + params.batch_size]
@@ -64,12 +64,14 @@ def run(params: ScoreParams, ctx: RunContext):
             truncated = tokenize(clip, params.template + pair.caption)[1]
             if truncated:
                 ctx.log(f"warning: {pair.item}: the caption is longer than the text context and was truncated")
-            rows.append([pair.item, pair.caption, float(cos), clipscore(float(cos)), truncated, pair.image_path, ""])
+            rows.append(([pair.item, pair.caption, float(cos), clipscore(float(cos)), truncated, pair.image_path,
+                          ""], pair))
         yield Progress(min(1.0, (start + len(chunk)) / max(len(ready), 1)), f"{start + len(chunk)} pairs scored")
-    rows.sort(key=lambda r: (r[3] is None, r[3] if r[3] is not None else 0.0))
+    rows.sort(key=lambda r: (r[0][3] is None, r[0][3] if r[0][3] is not None else 0.0))
     notes = f"backend {ctx.backend}; template {params.template!r}; CLIPScore = 2.5 * max(cos, 0)"
     if parity is not None:
         notes += f"; ONNX export parity: largest |onnx - torch| {parity:.2e}"
     yield MetricsTable(name="clipscore", title="CLIPScore, least aligned first",
-                       columns=["item", "caption", "cosine", "CLIPScore", "truncated", "image", "error"], rows=rows,
-                       notes="\n".join([notes, *pairset.problems]))
+                       columns=["item", "caption", "cosine", "CLIPScore", "truncated", "image", "error"],
+                       rows=[row for row, _ in rows], notes="\n".join([notes, *pairset.problems]),
+                       **row_pictures([pair for _, pair in rows]))

@@ -25,6 +25,7 @@ class LongAlignEncodeParams(VersionedParams, SamplingFields):
     """A long prompt encoded segment by segment, next to the plain (truncated) encoding."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir"},
         "groups": {"Sampling": ["seeds", "steps", "guidance", "size"]},
         "show_when": {name: {"sample": [True]} for name in ("seeds", "steps", "guidance", "size", "negative_prompt")}})
 
@@ -41,7 +42,8 @@ class LongAlignEncodeParams(VersionedParams, SamplingFields):
 class AlignITParams(VersionedParams, SamplingFields):
     """A customised concept generated with and without AlignIT on the same seeds."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "custom": "file"}, "groups": {
         "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional"],
         "Sampling": ["seeds", "steps", "guidance", "size"],
         "Views": ["attention_maps", "judge_as"]}})
@@ -94,7 +96,9 @@ CONCEPT_GROUPS = {"Training": ["steps", "batch_size", "lr", "templates", "lora_r
 class TextualInversionParams(VersionedParams, ConceptFields):
     """Learn one new token's embedding from a few images of a concept (the base model stays frozen)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": CONCEPT_GROUPS})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "images": "dir"},
+        "groups": {**CONCEPT_GROUPS, "Training": [n for n in CONCEPT_GROUPS["Training"] if n != "lora_rank"]}})
 
     token: str = Field("<concept>", description="the new token; must not be in the tokenizer yet")
     init_word: str = Field("star", description="its embedding starts as this word's (mean over its tokens)")
@@ -105,7 +109,8 @@ class DreamBoothLoraParams(VersionedParams, ConceptFields):
     """A LoRA on the UNet that ties a rare word plus a class word to the concept (DreamBooth, without prior
     preservation)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": CONCEPT_GROUPS})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "images": "dir"}, "groups": CONCEPT_GROUPS})
 
     token: str = Field("sks", description="the rare word naming the concept (already in the vocabulary)")
     class_word: str = Field("star", description="the class noun after it: the concept is '<token> <class_word>'")
@@ -116,7 +121,8 @@ class DreamBoothLoraParams(VersionedParams, ConceptFields):
 class RewardTuneParams(VersionedParams):
     """LongAlign's reward fine-tuning: a CLIP-style reward with its text-irrelevant part down-weighted by omega."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "reward_model": "", "prompts": "file"}, "groups": {
         "Prompts": ["prompts", "segment_encoding", "segment_reward", "token_length"],
         "Training": ["steps", "batch_size", "sample_steps", "grad_steps", "guidance", "lr", "lora_rank"],
         "Advanced": ["max_grad_norm", "checkpoint_every", "stop_after", "resume", "eval_seeds"]}})
@@ -150,7 +156,8 @@ class RewardTuneParams(VersionedParams):
 class LongAlignEvaluateParams(VersionedParams):
     """Late-described objects of long prompts, judged by the independent shapes checker: plain vs segments."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": {
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "lora": "file"}, "groups": {
         "Sampling": ["seeds", "steps", "guidance"],
         "Advanced": ["split", "token_length", "omega", "preamble", "data_seed"]}})
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
+
+_TRAINING_GROUPS = {"Data": ["data_seed", "image_size", "max_objects"], "Training": ["lr", "warmup_steps"],
+                    "Advanced": ["checkpoint_every", "stop_after", "resume", "threads"]}
+_SAMPLING = ["seeds", "steps", "guidance_scale", "scheduler", "height", "width"]
 
 
 class ShapesFields(BaseModel):
@@ -35,11 +39,17 @@ class TrainingFields(BaseModel):
 class TrainVaeParams(VersionedParams, ShapesFields, TrainingFields):
     """An AutoencoderKL (32/64 channels, 4 latent channels, scale factor 2) on shapes scenes."""
 
+    model_config = ConfigDict(json_schema_extra={"groups": _TRAINING_GROUPS})
+
     kl_weight: float = Field(1e-6, ge=0, le=1.0, description="weight of the KL term beside the pixel MSE")
 
 
 class TrainUnetParams(VersionedParams, ShapesFields, TrainingFields):
     """A text-conditioned UNet2DConditionModel on the VAE's latents, conditioned on the tiny CLIP's text states."""
+
+    model_config = ConfigDict(json_schema_extra={"groups": {
+        **_TRAINING_GROUPS, "Training": ["lr", "warmup_steps", "channels", "caption_dropout", "ema_decay"],
+        "Advanced": [*_TRAINING_GROUPS["Advanced"], "preview_steps"]}, "paths": {"vae": "dir"}})
 
     vae: str = Field("tiny-shapes-vae", description="the frozen VAE: a zoo id or an AutoencoderKL folder")
     clip: str = Field("tiny-clip", description="zoo id of the CLIP whose text tower conditions the UNet")
@@ -78,6 +88,10 @@ class SamplerFields(BaseModel):
 class SampleParams(VersionedParams, SourceFields, SamplerFields):
     """Text-to-image sampling: a grid, PNGs with prompt and seed in their metadata, ``samples.jsonl``."""
 
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Sampling": _SAMPLING, "Source": ["config", "lora"]},
+        "paths": {"model": "dir", "config": "dir", "lora": "file"}})
+
     prompts: list[str] = Field(default_factory=list, description="prompts (with or instead of prompts_file)")
     prompts_file: str = Field("", description="a text file with one prompt per line")
 
@@ -85,6 +99,12 @@ class SampleParams(VersionedParams, SourceFields, SamplerFields):
 class EvaluateParams(VersionedParams, SourceFields, SamplerFields):
     """Prompt following on held-out shapes prompts: the tiny CLIP's image/text cosine (and the independent checker
     when installed), for one model or base vs tuned on the same seeds."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Source": ["config", "lora", "tuned_lora"], "Prompts": ["max_objects", "data_seed"],
+                   "Sampling": _SAMPLING},
+        "paths": {"model": "dir", "config": "dir", "lora": "file", "tuned_model": "dir",
+                  "tuned_lora": "file"}})
 
     tuned_model: str = Field("", description="a second source compared on the same prompts and seeds (empty: "
                                              "'model' again, with tuned_lora)")

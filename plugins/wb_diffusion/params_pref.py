@@ -34,7 +34,8 @@ class PairsFields(BaseModel):
 class PreferenceTuneParams(VersionedParams, PairsFields):
     """What MaPO and Diffusion-DPO share: the model, the loop, checkpoints and sample grids."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": TUNING_GROUPS})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "pairs": "file"}, "groups": TUNING_GROUPS})
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random', "
                                                      "'tiny-random-sdxl' or a diffusers pipeline folder")
@@ -85,7 +86,11 @@ class DpoParams(PreferenceTuneParams):
 class MakePairsParams(VersionedParams):
     """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"show_when": {
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "paths": {"model": "dir", "reward": ""},
+        "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds"],
+                   "Sampling": ["model", "reward", "steps", "guidance"]},
+        "show_when": {
         **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
         **{name: {"source": ["samples"]} for name in ("model", "reward", "steps", "guidance")}}})
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from workbench.api import VersionedParams
 
 
 class TrainClassifierParams(VersionedParams):
     """Train the small digits CNN on the in-distribution classes (the zoo recipe's defaults)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Advanced": ["weight_decay", "width", "max_epochs", "resume"]}})
 
     revision = 2
     renamed = {"save_to_zoo": (2, "publish")}

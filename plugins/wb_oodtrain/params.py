@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from workbench.api import VersionedParams
 
@@ -17,6 +17,26 @@ BackboneName = Literal["digits-cnn", "resnet18", "resnet34", "resnet50"]
 Detector = Literal["auto", "msp", "max-logit", "energy", "odin", "i-odin", "mahalanobis", "mahalanobis-norm",
                    "ssd+", "knn"]
 ZOO_MODELS = ("ce-digits", "mixoe-digits", "palm-digits", "ascood-digits")
+
+# Form hints (groups, fields shown only for some choices, path pickers), composed per model below.
+_DATA_GROUPS = {"Input": ["sample", "sample_seed", "id_train_dir", "id_test_dir", "cifar_dir", "near_ood_dirs",
+                          "far_ood_dirs", "image_size", "color"]}
+_DATA_SHOWN = {"sample": {"dataset": ["sample"]}, "sample_seed": {"dataset": ["sample"]},
+               "id_train_dir": {"dataset": ["imagefolder"]}, "id_test_dir": {"dataset": ["imagefolder"]},
+               "cifar_dir": {"dataset": ["cifar10", "cifar100"]}}
+_RESNETS = ["resnet18", "resnet34", "resnet50"]
+_TRAIN_GROUPS = {"Model": ["backbone", "width", "stem", "backbone_weights", "init_weights"],
+                 "Training": ["optimizer", "lr", "weight_decay", "augment"],
+                 "Advanced": ["lr_min", "warmup_steps", "checkpoint_every", "max_steps", "resume", "on_bad_image"]}
+_TRAIN_SHOWN = {"width": {"backbone": ["digits-cnn"]}, "stem": {"backbone": _RESNETS},
+                "backbone_weights": {"backbone": _RESNETS}}
+
+
+def _train_form(method_settings: list[str], shown: dict[str, dict[str, list[str]]] | None = None) -> ConfigDict:
+    """The form hints of a training task whose own hyper-parameters are ``method_settings``."""
+    return ConfigDict(json_schema_extra={
+        "groups": {**_DATA_GROUPS, **_TRAIN_GROUPS, "Method settings": method_settings},
+        "show_when": {**_DATA_SHOWN, **_TRAIN_SHOWN, **(shown or {})}})
 
 
 class DataParams(VersionedParams):
@@ -43,6 +63,8 @@ class DataParams(VersionedParams):
 
 class TrainParams(DataParams):
     """Backbone, optimisation, checkpointing and resuming shared by every training task."""
+
+    model_config = _train_form([])
 
     revision = 2
     renamed = {"save_to_zoo": (2, "publish")}
@@ -78,6 +100,10 @@ class CEParams(TrainParams):
 class MixOEParams(TrainParams):
     """MixOE (Zhang et al. 2023): mix ID images with outliers, soft targets toward uniform."""
 
+    model_config = _train_form(["mix_op", "alpha", "beta", "outlier_dir", "n_outliers", "forward_passes",
+                                "cutmix_box"],
+                               {"n_outliers": {"dataset": ["digits"]}, "cutmix_box": {"mix_op": ["cutmix"]}})
+
     mix_op: Literal["mixup", "cutmix"] = Field("mixup", description="mixup blends; cutmix pastes an outlier box "
                                                                     "into the ID image")
     alpha: float = Field(1.0, gt=0, description="lambda ~ Beta(alpha, alpha); paper: 1.0 mixup, 2.0 cutmix")
@@ -97,6 +123,9 @@ class MixOEParams(TrainParams):
 
 class PALMParams(TrainParams):
     """PALM (Lu et al. 2024): M prototypes per class on the hypersphere, Sinkhorn assignment, MLE + contrast."""
+
+    model_config = _train_form(["num_protos", "top_k", "temperature", "proto_temperature", "epsilon",
+                                "sinkhorn_iters", "proto_m", "lambda_pcon", "proj_dim", "palm_assignment"])
 
     num_protos: int = Field(6, ge=1, le=64, description="M prototypes per class (paper: 6)")
     top_k: int = Field(5, ge=1, le=64, description="keep the k largest assignment weights (paper: 5)")
@@ -118,6 +147,9 @@ class PALMParams(TrainParams):
 class ASCOODParams(TrainParams):
     """ASCOOD (Regmi 2024): virtual outliers from ID images, standardised-feature head, KL to uniform."""
 
+    model_config = _train_form(["ood_type", "p_inv", "alpha_max", "alpha_min", "w", "sigma", "fc_lr_factor",
+                                "outlier_space", "postprocessor"])
+
     ood_type: Literal["gradient", "shuffle", "gaussian"] = Field("gradient", description="how virtual outliers "
                                                                  "are made from ID images (yml default: gradient)")
     p_inv: float = Field(0.1, gt=0, le=1, description="fraction of the most attributed pixels destroyed (0.1)")
@@ -136,6 +168,12 @@ class ASCOODParams(TrainParams):
 
 class EvaluateParams(DataParams):
     """Score trained checkpoints side by side: one metrics table, one ROC plot."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {**_DATA_GROUPS, "Detector settings": ["odin_temperature", "odin_epsilon", "knn_k"],
+                   "Advanced": ["batch_size", "on_bad_image"]},
+        "show_when": {**_DATA_SHOWN, "odin_temperature": {"detectors": ["odin", "i-odin"]},
+                      "odin_epsilon": {"detectors": ["odin", "i-odin"]}, "knn_k": {"detectors": ["knn"]}}})
 
     checkpoints: list[str] = Field([f"zoo:{m}" for m in ZOO_MODELS], min_length=1,
                                    description="checkpoints of this plugin (or the zoo digits CNN); 'zoo:<id>' "

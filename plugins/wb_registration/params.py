@@ -64,8 +64,10 @@ class EstimatorFields(BaseModel):
                                  "10 fixed power steps, seeds filled by confidence, refinement until the inlier set "
                                  "repeats (effect: docs/fidelity.md)")
     vbreg_checkpoint: str = Field("", description="VBReg weights (.safetensors or .pt); empty = the zoo model")
-    vbreg_onnx: str = Field("", description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
-                                            "network once (parity-checked) and caches it by weights")
+    vbreg_onnx: str = Field(
+        "", json_schema_extra={"path": "file"},
+        description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
+                    "network once (parity-checked) and caches it by weights")
     vbreg_seed_ratio: float = Field(0.1, gt=0, le=1, description="VBReg: conservative seeding ratio")
     vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches)")
     vbreg_kappa: int = Field(40, ge=4, le=200, description="VBReg: hypothesis size (seed + kappa-1 voted matches)")
@@ -131,6 +133,12 @@ class SweepParams(SyntheticFields, EstimatorFields):
 class TrainVBRegParams(VersionedParams):
     """Train the VBReg network on synthetic correspondences (the zoo recipe's defaults)."""
 
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Data": ["n_matches", "outlier_min", "outlier_max", "eps"],
+                   "Network": ["layers", "dim", "hidden", "latent"],
+                   "Method settings": ["classification_loss", "spectral_loss", "kl_reduction"],
+                   "Training": ["lr", "weight_decay", "eval_pairs", "export_onnx"],
+                   "Advanced": ["checkpoint_every", "resume"]}})
     revision = 2
     renamed = {"resume_from": (2, "resume"), "save_to_zoo": (2, "publish")}
 

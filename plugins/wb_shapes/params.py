@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from workbench.api import VersionedParams
+
+_TRAINING_ADVANCED = ["checkpoint_every", "stop_after", "resume", "threads"]
 
 
 class TrainClipParams(VersionedParams):
     """Train the tiny CLIP contrastively on freshly drawn shapes-world scenes (the zoo recipe's defaults)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Training": ["lr", "warmup_steps", "weight_decay"],
+                   "Data": ["data_seed", "image_size", "foil_negatives", "long_caption_fraction",
+                            "single_object_fraction", "shape_foil_share", "counterfactual_fraction",
+                            "drop_size_fraction"],
+                   "Evaluation": ["eval_every", "final_eval_scenes"], "Advanced": _TRAINING_ADVANCED}})
 
     revision = 2
     renamed = {"resume_from": (2, "resume"), "save_to_zoo": (2, "publish")}
@@ -49,6 +58,11 @@ class TrainClipParams(VersionedParams):
 class EvaluateClipParams(VersionedParams):
     """Measure a CLIP on held-out shapes-world scenes: zero-shot colour/shape, retrieval, foils, novel combos."""
 
+    model_config = ConfigDict(json_schema_extra={
+        "paths": {"model": ""},
+        "groups": {"Data": ["data_seed", "n_single", "n_scenes", "n_novel", "image_size"],
+                   "Advanced": ["batch_size"]}})
+
     model: str = Field("tiny-clip", description="zoo model id, open_clip architecture or 'local-dir:/folder'")
     weights: str = Field("", description="local weights file (or hub tag when online); empty: the zoo / folder's own")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world (test and novel splits are used)")
@@ -73,6 +87,11 @@ class BrowseScenesParams(VersionedParams):
 
 class TrainCheckerParams(VersionedParams):
     """Train the independent shapes checker (count, colours, shapes, combinations) on the world's ground truth."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "groups": {"Training": ["lr", "weight_decay", "width", "augment"],
+                   "Data": ["image_size", "data_seed", "single_fraction", "novel_fraction"],
+                   "Evaluation": ["eval_every", "eval_scenes"], "Advanced": _TRAINING_ADVANCED}})
 
     steps: int = Field(1600, ge=1, le=200_000, description="optimizer steps; each draws a batch of new train scenes")
     batch_size: int = Field(128, ge=2, le=4096, description="scenes per step")

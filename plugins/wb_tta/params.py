@@ -13,6 +13,30 @@ MethodName = Literal["none", "bn-stats", "tent", "lame", "cafa"]
 ALL_CORRUPTIONS = ["gaussian_noise", "shot_noise", "defocus_blur", "gaussian_blur", "motion_blur", "contrast",
                    "brightness", "jpeg", "pixelate"]
 
+# Form hints: each method's own settings show only while that method is chosen (``choice`` names the field).
+_SETTINGS_OF = {"lame": ["lame_affinity", "lame_knn", "lame_lambda", "lame_max_iter", "lame_force_symmetry",
+                         "lame_symmetrise", "lame_stop"],
+                "tent": ["lr", "optimizer", "steps", "bn_statistics"],
+                "cafa": ["lr", "optimizer", "steps", "bn_statistics", "cafa_stats_file", "cafa_per_class",
+                         "cafa_covariance", "cafa_shrinkage", "cafa_denominator"]}
+_SOURCE_GROUP = {"Input": ["data", "model", "model_path"]}
+_STREAM_GROUP = {"Stream": ["ladder", "batch_size", "passes", "dirichlet_alpha"]}
+
+
+def _stream_form(choice: str, order: str, advanced: list[str]) -> ConfigDict:
+    """The form hints of a task choosing methods in field ``choice`` and stream orders in field ``order``."""
+    settings = list(dict.fromkeys(name for names in _SETTINGS_OF.values() for name in names))
+    shown: dict[str, dict[str, list[str]]] = {}
+    for method, names in _SETTINGS_OF.items():
+        for name in names:
+            shown.setdefault(name, {choice: []})[choice].append(method)
+    shown["dirichlet_alpha"] = {order: ["dirichlet"]}
+    shown["lame_symmetrise"] = {**shown["lame_symmetrise"], "lame_force_symmetry": [True]}
+    return ConfigDict(extra="forbid", json_schema_extra={
+        "groups": {**_SOURCE_GROUP, **_STREAM_GROUP, "Method settings": settings,
+                   **({"Advanced": advanced} if advanced else {})},
+        "show_when": shown, "paths": {"data": "dir"}})
+
 
 class _Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -98,6 +122,8 @@ class _AdaptChoice(BaseModel):
 class AdaptParams(MethodSettings, _Stream, _AdaptChoice):
     """Run one adaptation method over one corrupted, ordered test stream, with the unadapted model alongside."""
 
+    model_config = _stream_form("method", "order", ["onnx_file", "thumbnails"])
+
     onnx_file: str = Field("", description="with the onnx backend: an exported model with outputs logits and "
                                             "features; empty = export the source model into the run")
     thumbnails: int = Field(48, ge=0, le=512, description="LAME: most changed predictions shown as thumbnails")
@@ -124,6 +150,8 @@ class _BenchmarkGrid(BaseModel):
 class BenchmarkParams(MethodSettings, _Stream, _BenchmarkGrid):
     """Accuracy of every method on every corruption x severity x stream order; written as a table and a CSV."""
 
+    model_config = _stream_form("methods", "orders", [])
+
     @model_validator(mode="after")
     def _valid(self) -> BenchmarkParams:
         bad = [s for s in self.severities if not 1 <= s <= 5]
@@ -138,6 +166,8 @@ class BenchmarkParams(MethodSettings, _Stream, _BenchmarkGrid):
 
 class SourceStatsParams(_Source):
     """Compute CAFA's class-conditional source feature statistics once and save them for reuse."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"groups": _SOURCE_GROUP, "paths": {"data": "dir"}})
 
     per_class: int = Field(100, ge=2, le=100000, description="source images per class")
     covariance: Literal["class", "tied"] = Field("class", description="one covariance per class (the paper), or "

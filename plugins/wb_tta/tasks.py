@@ -22,9 +22,10 @@ from wb_tta.sources import (
     source_subset,
 )
 from wb_tta.streams import Stream, build_stream
-from workbench.api import ClassifierOutputs, Curves, ImageGrid, MetricsTable, Progress, RunContext
+from workbench.api import ClassifierOutputs, Curves, ImageGrid, MetricsTable, Progress, RunContext, to_uint8
 
 STATS_FILE = "cafa_stats_file.safetensors"
+MAX_SAMPLE_ROWS = 500
 
 
 def source_stats_for(params: MethodSettings, data: str, model: nn.Module, ctx: RunContext) -> SourceStats:
@@ -112,6 +113,21 @@ def _lame_results(log: OnlineLog, stream: Stream, limit: int) -> list:
                    x_label="iteration", y_label="energy"), grid, table]
 
 
+def _changed_samples(log: OnlineLog, baseline: OnlineLog, stream: Stream, method: str) -> MetricsTable:
+    """One row per sample whose prediction the method changed (first ``MAX_SAMPLE_ROWS``), with its picture."""
+    after, before, truth = np.concatenate(log.preds), np.concatenate(baseline.preds), np.concatenate(log.labels)
+    changed = np.flatnonzero(after != before)
+    outcome = {(True, False): "fixed", (False, True): "broken", (False, False): "still wrong"}
+    rows = [[int(i), int(i) // stream.batch_size + 1, int(truth[i]), int(before[i]), int(after[i]),
+             outcome[(bool(after[i] == truth[i]), bool(before[i] == truth[i]))]] for i in changed[:MAX_SAMPLE_ROWS]]
+    return MetricsTable(name="changed-samples", title=f"Samples {method} predicts differently from the unadapted "
+                        f"model ({len(changed)}; click a row for its image)",
+                        columns=["stream position", "batch", "truth", "no adaptation", method, "outcome"], rows=rows,
+                        thumbnails=to_uint8(stream.x[changed[:MAX_SAMPLE_ROWS]]),
+                        notes=f"first {MAX_SAMPLE_ROWS} of {len(changed)} shown" if len(changed) > MAX_SAMPLE_ROWS
+                        else "")
+
+
 def run_adapt(params: AdaptParams, ctx: RunContext):
     """One method over one stream, the unadapted model alongside; live accuracy curves."""
     model = load_source_model(params.model_path, params.model)
@@ -138,6 +154,8 @@ def run_adapt(params: AdaptParams, ctx: RunContext):
                len(stream), 1000 * float(np.mean(log.seconds))]],
         notes=f"backend {ctx.backend}; {len(stream.y)} images ({params.passes} pass(es) over the {params.data} "
               "test split)")
+    if params.method != "none":
+        yield _changed_samples(log, baseline, stream, params.method)
     if params.method == "lame":
         yield from _lame_results(log, stream, params.thumbnails)
     if params.method in ("tent", "cafa"):

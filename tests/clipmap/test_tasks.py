@@ -87,12 +87,16 @@ def test_batch_goes_on_past_bad_input_and_ranks_most_misaligned_first(clip_runne
     assert "pairs.jsonl:6: not valid JSON" in results["pairs"].notes
     assert "truncated" in log and "broken.png" in log
     assert {"view-1-words", "localisation", "ap", "word-prf"} <= set(results)
+    pairs = results["pairs"]  # each row carries its image file, so a click shows the item's picture
+    assert [pairs.picture(i) for i in range(len(table))] == [r["image"] for r in table]
 
 
 def test_demo_scenes_give_benchmark_tables(clip_runner):
     results, _ = _run(clip_runner, "clip.misalignment", {"demo_scenes": 2, "max_views": 0, "mode": "most_negative"})
     loc = results["localisation"].as_dicts()
     assert loc[-1]["foil type"] == "all" and loc[-1]["n"] == 2
+    pairs = results["pairs"]  # generated scenes: each row carries its scene as a thumbnail
+    assert len(pairs.thumbnails) == len(pairs.rows) == 4 and pairs.picture(0).shape == (64, 64, 3)
     assert 0 < loc[-1]["chance (1/words)"] < 0.2
 
 
@@ -103,7 +107,13 @@ def test_foil_benchmark_reports_per_kind_localisation_and_ap(clip_runner):
     ap = results["ap"].as_dicts()
     assert [r["score"] for r in ap][::2] == ["CLIPScore", "F-CLIPScore (threshold)", "F-CLIPScore (most negative)"]
     assert all(0 <= r["all"] <= 1 for r in ap)
-    assert len(results["items"].rows) == 4 * 5
+    items = results["items"]
+    assert len(items.rows) == len(items.thumbnails) == 4 * 5  # each caption with its scene's picture
+    by_scene: dict[str, list] = {}
+    for i, row in enumerate(items.rows):  # items: "test-<scene>" and its foils "test-<scene>-<kind>"
+        by_scene.setdefault("-".join(row[0].split("-")[:2]), []).append(items.picture(i))
+    assert len(by_scene) == 4 and all(p.shape == (64, 64, 3) for ps in by_scene.values() for p in ps)
+    assert all(all(np.array_equal(p, ps[0]) for p in ps) for ps in by_scene.values())
     assert [r["foil type"] for r in results["pointing"].as_dicts()] == ["colour", "shape", "size", "all"]
     assert results["examples"].signed and len(results["examples"].heats) == len(results["examples"].images) == 2
     prefers = results["clip-prefers-true"].as_dicts()
@@ -135,6 +145,8 @@ def test_clipscore_on_onnx_matches_torch(clip_runner, tmp_path):
             assert "missing.png" in row["error"]
             continue
         assert row["cosine"] == pytest.approx(by_item[row["item"]]["cosine"], abs=1e-4)
+    table = onnx_rows["clipscore"]
+    assert [table.picture(i) for i in range(3)] == [r["image"] for r in table.as_dicts()]
 
 
 def test_attributions_refuse_onnx(clip_runner):

@@ -3,6 +3,7 @@ environment (so worker subprocesses see them too)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,15 @@ from pathlib import Path
 import pytest
 
 FAKES = Path(__file__).parent / "fake_plugins"
+
+
+@pytest.fixture(autouse=True)
+def collect_widgets_here(qtbot):
+    """After each test, collect its dropped widgets on the GUI thread: left to chance, Python's collector may run
+    in a later test's job thread and delete Qt widgets there (a crash)."""
+    yield
+    gc.collect()
+    qtbot.wait(1)
 
 
 @pytest.fixture

@@ -184,3 +184,32 @@ def test_a_runs_several_scenes_are_stepped_through_in_place(window, qtbot):
     assert tab.currentWidget() is views[1]
     single = window.show_result("run-with-one-scene", scene, "Browse")
     assert single.step_bar is None
+
+
+def test_clicking_a_row_of_an_item_table_shows_its_thumbnail_or_file(qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    thumbs = [(rng.random((8, 8)) * 255).astype(np.uint8) for _ in range(3)] + [np.zeros(0, np.uint8)] * 2
+    image = QImage(16, 16, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.red)
+    image.save(str(tmp_path / "item.png"))
+    table = R.MetricsTable(name="changed-samples", columns=["position", "score"],
+                           rows=[[i, float(10 - i)] for i in range(5)], thumbnails=thumbs,
+                           item_paths=["", "", "", str(tmp_path / "item.png"), ""])
+    table.save(tmp_path)  # what a run folder holds, reopened as the GUI does
+    view = _show(qtbot, create_view(R.Result.load(tmp_path / "changed-samples.json")))
+    assert view.browser is not None and view.table is view.browser.table
+    view.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # the last row on screen is the model's first
+    index = view.table.model().index(4, 0)
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=view.table.visualRect(index).center())
+    assert view.browser.shown_row == 0 and view.browser.caption.text() == "position: 0, score: 10.0"
+    shown = view.browser.picture.pixmap().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    assert shown.pixelColor(5, 5).red() == thumbs[0][0, 0]
+    view.browser.show_row(3)
+    assert view.browser.picture.pixmap().toImage().pixelColor(3, 3).red() == 255
+    view.browser.show_row(4)
+    assert view.browser.picture.text() == "no picture for this item"
+
+
+def test_a_table_without_pictures_stays_a_plain_table(qtbot, digits):
+    view = _show(qtbot, create_view(digits[3]))
+    assert view.browser is None and view.table.isVisible()

@@ -84,6 +84,21 @@ def test_descriptions_sit_under_their_fields(qtbot, fake_plugins):
     assert editor.description.geometry().top() >= editor.combo.geometry().bottom()
 
 
+def test_hiding_fields_never_cuts_the_descriptions_of_the_others(qtbot, fake_plugins):
+    form = _form(qtbot, "ood.posthoc")
+    form.resize(340, 700)
+
+    def clipped() -> list[str]:
+        shown = [e.description for n, e in form.editors.items() if form.shown(n) and e.description.isVisible()]
+        return [d.text()[:30] for d in shown if d.height() < d.heightForWidth(d.width())]
+
+    qtbot.waitUntil(lambda: not clipped(), timeout=3000)
+    form.editors["detectors"].set_value(["msp", "knn"])  # the ODIN settings disappear
+    assert not form.shown("odin_temperature") and form.shown("knn_k")
+    qtbot.wait(200)
+    assert clipped() == []
+
+
 def test_registration_shows_only_the_chosen_methods_settings(qtbot, fake_plugins):
     form = _form(qtbot, "registration.register")
     assert next(iter(form.editors)) == "method"  # the key choice first

@@ -6,6 +6,7 @@ import csv
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from workbench.core.params import ParamError
@@ -38,6 +39,14 @@ def test_adapt_lame_on_class_sorted_stream(runner):
     changed = results["lame-changes"].as_dicts()[0]["changed"]
     assert len(results["lame-changed"].images) == min(changed, 48)
     assert all("->" in c for c in results["lame-changed"].captions)
+    samples = results["changed-samples"]  # every changed prediction, each row with its stream image
+    assert len(samples.rows) == min(changed, 500) == len(samples.thumbnails)
+    stream_pos = samples.columns.index("stream position")
+    first = samples.rows[0]
+    assert first[samples.columns.index("no adaptation")] != first[samples.columns.index("lame")]
+    assert samples.picture(0).dtype == np.uint8 and samples.picture(0).ndim == 2 and first[stream_pos] >= 0
+    fixed = sum(r[-1] == "fixed" for r in samples.rows)
+    assert fixed == results["lame-changes"].as_dicts()[0]["fixed (wrong->right)"]
     from workbench.render.figures import build_figure
 
     assert all(build_figure(r) is not None for r in results.values() if r.kind != "metrics")

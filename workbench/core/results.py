@@ -139,12 +139,29 @@ def _unflatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 @dataclass
 class MetricsTable(Result):
-    """A table of numbers and labels (metrics, per-item scores). Rows are lists matching ``columns``."""
+    """A table of numbers and labels (metrics, per-item scores). Rows are lists matching ``columns``.
+
+    A table of items may carry each row's picture, so a viewer shows it when the row is clicked:
+    ``thumbnails[i]`` a uint8 ``(h, w)`` or ``(h, w, 3)`` image (an empty array: none), or ``item_paths[i]``
+    the row's image file ("" for none).
+    """
 
     kind: ClassVar[str] = "metrics"
     columns: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
     notes: str = ""
+    thumbnails: list[np.ndarray] = field(default_factory=list)
+    item_paths: list[str] = field(default_factory=list)
+
+    def picture(self, row: int) -> np.ndarray | str | None:
+        """The picture of row ``row``: its thumbnail, else its image file, else None."""
+        if row < len(self.thumbnails) and np.asarray(self.thumbnails[row]).size:
+            return np.asarray(self.thumbnails[row])
+        return self.item_paths[row] if row < len(self.item_paths) and self.item_paths[row] else None
+
+    @property
+    def has_pictures(self) -> bool:
+        return any(np.asarray(t).size for t in self.thumbnails) or any(self.item_paths)
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]

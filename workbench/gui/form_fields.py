@@ -1,9 +1,15 @@
 """What kind of editor each field of a task's pydantic parameter model needs (no Qt here).
 
 The form is generated from the model alone: numbers with their ``ge/gt/le/lt`` range, ``Literal`` and
-``Enum`` choices, booleans, path-like strings (named ``*path*``, ``*dir*``, ``*file*``, ``*folder*``, or
-typed ``Path``) with pickers, lists of choices as checkable lists, lists of path-like strings as path lists,
-and anything else (other lists, dicts) as YAML text.
+``Enum`` choices, booleans, path-like strings with pickers, lists of choices as checkable lists, lists of
+path-like strings as path lists, and anything else (other lists, dicts) as YAML text.
+
+A string (or list of strings) is a path when the model says so, per field with
+``json_schema_extra={"path": "file"}`` (or ``"dir"``; ``""`` for "not a path") or for the model with
+``json_schema_extra={"paths": {"image": "file", "data": "dir"}}``; unmarked, a ``Path`` type or the name
+decides (``*path*``, ``*file*``, ``*checkpoint*``, ``*weights*``, ``*resume*`` pick a file; ``*dir*``,
+``*folder*``, ``*root*`` a folder). A string marked ``{"widget": "boxes", "image_field": "image"}`` is a
+boxes file drawn with the mouse over the image chosen in field ``image``.
 
 A model may group its fields into boxes: per field with ``Field(..., json_schema_extra={"group": "Optimiser"})``
 or for the whole model with ``model_config = ConfigDict(json_schema_extra={"groups": {"Optimiser": ["lr", ...]}})``.
@@ -34,10 +40,11 @@ from pydantic_core import PydanticUndefined
 
 from workbench.core.params import format_validation_error
 
-EditorKind = Literal["bool", "choice", "choices", "int", "float", "path-file", "path-dir", "paths-file", "paths-dir",
-                     "text", "yaml"]
+EditorKind = Literal["bool", "boxes", "choice", "choices", "int", "float", "path-file", "path-dir", "paths-file",
+                     "paths-dir", "text", "yaml"]
+PathKind = Literal["file", "dir", ""]
 _DIR_WORDS = ("dir", "folder", "root")
-_FILE_WORDS = ("path", "file", "checkpoint", "weights")
+_FILE_WORDS = ("path", "file", "checkpoint", "weights", "resume")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class FieldPlan:
     help: str = ""
     group: str = ""
     show_when: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    image_field: str = ""
 
     def applies(self, values: dict[str, Any]) -> bool:
         """Whether the field matters with the form's current ``values`` (see ``show_when``)."""
@@ -100,7 +108,19 @@ def _bounds(info: FieldInfo) -> dict[str, Any]:
     return out
 
 
-def plan_field(name: str, info: FieldInfo) -> FieldPlan:
+def _path_kind(name: str, annotation: Any, declared: PathKind | None) -> PathKind:
+    """"file", "dir" or "" (no path) for a string field: the model's marker, else the type, else the name."""
+    if declared is not None:
+        return declared
+    lowered = name.lower()
+    if any(w in lowered for w in _DIR_WORDS):
+        return "dir"
+    is_path_type = isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath)
+    return "file" if is_path_type or any(w in lowered for w in _FILE_WORDS) else ""
+
+
+def plan_field(name: str, info: FieldInfo, path: PathKind | None = None) -> FieldPlan:
+    """The editor of one field; ``path`` is the model's path marker for it (None: decide by type and name)."""
     annotation, optional = _unwrap_optional(info.annotation)
     required = info.is_required()
     default = None if info.default is PydanticUndefined else info.default
@@ -109,6 +129,9 @@ def plan_field(name: str, info: FieldInfo) -> FieldPlan:
     common = {"name": name, "label": name.replace("_", " "), "required": required, "default": default,
               "optional": optional, "help": info.description or ""}
     lowered = name.lower()
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("widget") == "boxes" and annotation is str:
+        return FieldPlan(kind="boxes", image_field=str(extra.get("image_field", "")), **common)
     if annotation is bool:
         return FieldPlan(kind="bool", **common)
     if typing.get_origin(annotation) in (list, tuple, set) and len(typing.get_args(annotation)) == 1:
@@ -119,9 +142,10 @@ def plan_field(name: str, info: FieldInfo) -> FieldPlan:
             values = [v.value if isinstance(v, enum.Enum) else v for v in (default or [])]
             return FieldPlan(kind="choices", choices=tuple(m.value for m in item), **{**common, "default": values})
         is_path_item = isinstance(item, type) and issubclass(item, pathlib.PurePath)
-        if is_path_item or (item is str and any(w in lowered for w in _DIR_WORDS + _FILE_WORDS + ("images",))):
-            kind = "paths-dir" if any(w in lowered for w in _DIR_WORDS) else "paths-file"
-            return FieldPlan(kind=kind, **{**common, "default": [str(v) for v in (default or [])]})
+        images = path is None and "images" in lowered and not any(w in lowered for w in _DIR_WORDS)
+        kind = _path_kind(name, item, "file" if images else path)
+        if kind and (is_path_item or item is str):
+            return FieldPlan(kind=f"paths-{kind}", **{**common, "default": [str(v) for v in (default or [])]})
     if typing.get_origin(annotation) is Literal:
         return FieldPlan(kind="choice", choices=typing.get_args(annotation), **common)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -133,9 +157,9 @@ def plan_field(name: str, info: FieldInfo) -> FieldPlan:
         return FieldPlan(kind="float", **common, **_bounds(info))
     is_path_type = isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath)
     if annotation is str or is_path_type:
-        if is_path_type or any(w in lowered for w in _DIR_WORDS + _FILE_WORDS):
-            kind = "path-dir" if any(w in lowered for w in _DIR_WORDS) else "path-file"
-            return FieldPlan(kind=kind, **{**common, "default": None if default is None else str(default)})
+        kind = _path_kind(name, annotation, path)
+        if kind:
+            return FieldPlan(kind=f"path-{kind}", **{**common, "default": None if default is None else str(default)})
         return FieldPlan(kind="text", **common)
     return FieldPlan(kind="yaml", **common)
 
@@ -167,9 +191,20 @@ def _show_when(model: type[BaseModel]) -> dict[str, dict[str, tuple[Any, ...]]]:
     return out
 
 
+def path_markers(model: type[BaseModel]) -> dict[str, PathKind]:
+    """Field name -> "file" / "dir" / "" as the model marks it (its ``paths`` and each field's ``path``)."""
+    extra = model.model_config.get("json_schema_extra")
+    out = {str(k): v for k, v in (extra.get("paths") or {}).items()} if isinstance(extra, dict) else {}
+    for name, info in model.model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and "path" in info.json_schema_extra:
+            out[name] = info.json_schema_extra["path"]
+    return out
+
+
 def plan_form(model: type[BaseModel]) -> list[FieldPlan]:
-    groups, shown = _groups(model), _show_when(model)
-    return [dataclasses.replace(plan_field(name, info), group=groups.get(name, ""), show_when=shown.get(name, {}))
+    groups, shown, paths = _groups(model), _show_when(model), path_markers(model)
+    return [dataclasses.replace(plan_field(name, info, paths.get(name)), group=groups.get(name, ""),
+                                show_when=shown.get(name, {}))
             for name, info in model.model_fields.items()]
 
 

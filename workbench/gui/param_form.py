@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSpinBox,
@@ -36,8 +37,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import UserError
 from workbench.core.runner import RunRequest
 from workbench.core.specs import TaskSpec
+from workbench.gui.boxes_dialog import BoxesDialog, default_boxes_path, read_boxes
 from workbench.gui.device_probe import MachineDevices
 from workbench.gui.form_fields import FieldPlan, display_text, field_errors, parse_text, plan_form
 
@@ -211,6 +214,9 @@ class FieldEditor(QWidget):
         self.line: QLineEdit | None = None
         self.spin: QSpinBox | None = None
         self.items: ChoiceList | PathList | None = None
+        self.image_path: Callable[[], str] = lambda: ""  # a boxes field: the form's current image (set by the form)
+        self.draw: QPushButton | None = None
+        self.dialog: BoxesDialog | None = None
         if plan.kind in ("choices", "paths-file", "paths-dir"):
             self.items = (ChoiceList(plan.choices) if plan.kind == "choices"
                           else PathList(plan.kind == "paths-dir", plan.label))
@@ -242,12 +248,18 @@ class FieldEditor(QWidget):
             self.line.setPlaceholderText(plan.range_text or ("optional" if plan.optional else ""))
             self.line.textChanged.connect(self.changed)
             row.addWidget(self.line)
-            if plan.kind in ("path-file", "path-dir"):
+            if plan.kind in ("path-file", "path-dir", "boxes"):
                 pick = QToolButton()
                 pick.setText("…")
                 pick.setToolTip("choose a folder" if plan.kind == "path-dir" else "choose a file")
                 pick.clicked.connect(self._pick)
                 row.addWidget(pick)
+            if plan.kind == "boxes":
+                self.draw = QPushButton("Draw…")
+                self.draw.setObjectName(f"draw-{plan.name}")
+                self.draw.setToolTip(f"draw boxes with the mouse over the image chosen in '{plan.image_field}'")
+                self.draw.clicked.connect(self.draw_boxes)
+                row.addWidget(self.draw)
         self.reset = QToolButton()
         self.reset.setText("↺")
         self.reset.setObjectName(f"reset-{plan.name}")
@@ -301,6 +313,26 @@ class FieldEditor(QWidget):
             chosen, _ = QFileDialog.getOpenFileName(self, self.plan.label)
         if chosen:
             self.set_value(chosen)
+
+    def draw_boxes(self) -> None:
+        """Open the box drawing dialog over the form's image; its OK writes the boxes file and sets this field.
+        The current file is edited when it is a box list, else the boxes go to a new file."""
+        image = Path(self.image_path().strip()).expanduser()
+        if not image.is_file():
+            self.show_error(f"choose an image in '{self.plan.image_field}' first")
+            return
+        current = Path(self.line.text().strip()).expanduser() if self.line.text().strip() else None
+        boxes, path = [], default_boxes_path(image)
+        if current is not None and current.is_file():
+            with contextlib.suppress(UserError):
+                boxes, path = read_boxes(current), current
+        try:
+            self.dialog = BoxesDialog(image, boxes, path, self)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self.dialog.accepted.connect(lambda: self.set_value(str(self.dialog.path)))
+        self.dialog.open()
 
     def value(self) -> tuple[bool, Any]:
         if self.items is not None:
@@ -413,6 +445,10 @@ class ParamForm(QWidget):
             label = QLabel(_two_lines(plan.label) + (" *" if plan.required else ""))
             label.setToolTip(plan.help)
             self.fields.addRow(label, editor)
+        for editor in self.editors.values():
+            source = self.editors.get(editor.plan.image_field)
+            if editor.plan.kind == "boxes" and source is not None:
+                editor.image_path = lambda source=source: str(source.value()[1] or "")
         heavy = spec.execution == "worker" or any(b.endswith("-cuda") for b in spec.backends)
         self.isolate.setChecked(heavy)
         self._fill_placement()
@@ -444,12 +480,15 @@ class ParamForm(QWidget):
                 if present}
 
     def _update_visibility(self) -> None:
+        changed = False
         for name, editor in self.editors.items():
             shown = self.shown(name)
             if shown != editor.shown:
-                editor.shown = shown
+                editor.shown, changed = shown, True
                 editor.setVisible(shown)  # not QFormLayout.setRowVisible: it clips wrapped rows below
                 self.fields.labelForField(editor).setVisible(shown)
+        if changed:  # once relaid out, the form keeps the rows' old wrapped heights (descriptions cut) unless told
+            QTimer.singleShot(0, self.fields_box, self.fields.invalidate)  # dropped if the form is gone
 
     def _fill_placement(self) -> None:
         if self.spec is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -128,6 +129,46 @@ def add_labelled(view: ResultView, label: str, widget: QWidget) -> QWidget:
     return widget
 
 
+class ViewCanvas(FigureCanvasQTAgg):
+    """A view's figure canvas whose idle redraw is a timer the canvas owns and that draws only while the canvas is
+    on screen. matplotlib's own idle redraw is a free-standing timer: it still ran after a view was closed, and when
+    Python collected the view during that draw, Qt deleted the canvas under it (the "Internal C++ object already
+    deleted" tracebacks)."""
+
+    _idle: QTimer | None = None
+
+    def draw_idle(self) -> None:
+        if self._idle is None:
+            self._idle = QTimer(self)
+            self._idle.setSingleShot(True)
+            self._idle.setInterval(0)
+            self._idle.timeout.connect(self._draw_if_shown)
+        self._idle.start()
+
+    def _draw_if_shown(self) -> None:
+        if self.isVisible() and self.width() > 0 and self.height() > 0:
+            self._draw_while_alive()
+
+    def _draw_while_alive(self) -> None:
+        """Draw; a view Python collects during the draw (one nothing refers to any more) takes its canvas with it,
+        and then there is nothing left to draw on: that ends the draw quietly, any other error is raised."""
+        try:
+            self.draw()
+        except RuntimeError:
+            if shiboken6.isValid(self):
+                raise
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.draw_idle()  # a redraw skipped while hidden (a background tab) happens when it shows
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self._idle is not None and self._idle.isActive():  # paint the pending redraw, not the old picture
+            self._idle.stop()
+            self._draw_while_alive()
+        super().paintEvent(event)
+
+
 def _limits(figure) -> list[tuple]:
     """Each 2-D axes' view limits (3-D axes turn with the mouse instead; they are left out)."""
     return [(ax.get_xlim(), ax.get_ylim()) for ax in figure.axes if getattr(ax, "name", "") != "3d"]
@@ -150,7 +191,7 @@ class FigureView(ResultView):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.canvas: FigureCanvasQTAgg | None = None
+        self.canvas: ViewCanvas | None = None
         self.toolbar: NavigationToolbar2QT | None = None
         self._home: list[tuple] = []
         self.figure_box = QWidget()
@@ -191,7 +232,7 @@ class FigureView(ResultView):
             return
         zoomed = self.canvas is not None and _limits(self.canvas.figure) != self._home
         kept = _limits(self.canvas.figure) if zoomed else []
-        canvas = FigureCanvasQTAgg(fig)
+        canvas = ViewCanvas(fig)
         w, h = fig.get_size_inches() * fig.dpi
         canvas.setMinimumSize(int(w * self.min_scale), int(h * self.min_scale))
         canvas.setMaximumSize(int(w * self.max_scale), int(h * self.max_scale))

@@ -47,6 +47,7 @@ class ItemBrowser(QSplitter):
         layout = QVBoxLayout(panel)
         self.picture = QLabel("click a row to see its item")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setWordWrap(True)
         self.picture.setMinimumSize(PICTURE_SIZE // 2, PICTURE_SIZE // 2)
         self.caption = QLabel()
         self.caption.setWordWrap(True)

@@ -33,7 +33,8 @@ def _set_slider(slider, lo: float, hi: float, value: float) -> None:
 
 
 class MetricsView(ResultView):
-    """A sortable table with "Copy as CSV" and "Save CSV…"; the notes line sits under it."""
+    """A sortable table with "Copy as CSV" and "Save CSV…"; the notes line sits under it. A table of items
+    that carries their pictures shows the clicked row's picture beside it."""
 
     def __init__(self, result: R.MetricsTable, parent: QWidget | None = None) -> None:
         super().__init__(result, parent)
@@ -45,16 +46,31 @@ class MetricsView(ResultView):
         self.controls.addWidget(save)
         self.finish_controls()
         self.model = RowsModel(result.columns, result.rows)
-        self.table = make_table(self.model)
+        self.browser: ItemBrowser | None = None
+        if result.has_pictures:
+            self.browser = ItemBrowser(self.model, self.item_picture)
+            self.table = self.browser.table
+            self.body.addWidget(self.browser, 1)
+        else:
+            self.table = make_table(self.model)
+            self.body.addWidget(self.table, 1)
         self.notes = QLabel(result.notes)
         self.notes.setWordWrap(True)
-        self.body.addWidget(self.table, 1)
         self.body.addWidget(self.notes)
 
     def refresh(self) -> None:
         self.model = RowsModel(self.result.columns, self.result.rows)
-        self.table.setModel(self.model)
+        if self.browser is not None:
+            self.browser.set_model(self.model)
+        else:
+            self.table.setModel(self.model)
         self.notes.setText(self.result.notes)
+
+    def item_picture(self, row: int) -> tuple[Picture, str]:
+        """Row ``row``'s picture and a caption made of its cells."""
+        cells = self.result.rows[row] if row < len(self.result.rows) else []
+        return self.result.picture(row), ", ".join(f"{c}: {v}" for c, v in zip(self.result.columns, cells)
+                                                   if v not in (None, ""))
 
     def csv_text(self) -> str:
         """CSV of the rows in the order shown (the headless exporter's format)."""
