@@ -7,6 +7,7 @@ vocabulary, top-k labels, the box x class cosines, and per predicted class the d
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -16,6 +17,8 @@ from wb_clim.params import RegionScoreParams
 from wb_clim.scoring import BoxScores, class_embeddings, model_temperature, score_regions
 from wb_clim.vocabulary import attribute_vocabulary, check_classes, check_template, prompts, truth_index
 from workbench.api import HeatmapGrid, MetricsTable, Progress, Regions, RunContext, UserError, load_clip
+
+CROP_SIZE = 96
 
 
 def vocabulary_for(params: RegionScoreParams, inputs: Inputs) -> tuple[list[str], str]:
@@ -54,6 +57,19 @@ def score_item(clip, maps: DenseMaps, item: Item, text: torch.Tensor, temperatur
         return dense, score_regions(regions, text, temperature)
 
 
+def box_crop(image: np.ndarray, box, size: int = CROP_SIZE) -> np.ndarray:
+    """The box's pixels (at least one), longer side at most ``size``: the picture of the box's table row."""
+    h, w = image.shape[:2]
+    x0, y0 = min(max(int(np.floor(box[0])), 0), w - 1), min(max(int(np.floor(box[1])), 0), h - 1)
+    x1, y1 = max(min(int(np.ceil(box[2])), w), x0 + 1), max(min(int(np.ceil(box[3])), h), y0 + 1)
+    crop = image[y0:y1, x0:x1]
+    scale = size / max(crop.shape[:2])
+    if scale >= 1:
+        return np.ascontiguousarray(crop)
+    return cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def run(params: RegionScoreParams, ctx: RunContext):
     template = check_template(params.template)
     inputs = gather(params.image, params.boxes, params.image_root, params.n_scenes, params.data_seed,
@@ -72,7 +88,7 @@ def run(params: RegionScoreParams, ctx: RunContext):
     parity = engine.parity([first.image], [np.asarray(first.boxes, np.float64)], first.image.shape[:2], text)
     if parity is not None:
         ctx.log(parity.describe())
-    predictions, similarities = [], []
+    predictions, similarities, crops = [], [], []
     hits, known = 0, 0
     for k, item in enumerate(inputs.items):
         ctx.check_cancelled()
@@ -88,6 +104,7 @@ def run(params: RegionScoreParams, ctx: RunContext):
             predictions.append([item.name, name, *(round(float(v), 1) for v in box), label or "",
                                 classes[top[j, 0]], float(top_p[j, 0]), labels, correct])
             similarities.append([item.name, name, *(float(v) for v in scores.cosines[j])])
+            crops.append(box_crop(item.image, box))
         if k < params.max_views:
             yield Regions(name=f"regions-{k}", title=f"{item.name}: top-1 class per box (probability)",
                           image=item.image, boxes=np.asarray(item.boxes, np.float64),
@@ -106,6 +123,6 @@ def run(params: RegionScoreParams, ctx: RunContext):
     yield MetricsTable(name="predictions", title="Boxes: true label, top-1 class and probability, top-k",
                        columns=["image", "box", "x0", "y0", "x1", "y1", "truth", "top-1", "p(top-1)",
                                 f"top-{min(params.top_k, len(classes))}", "correct"],
-                       rows=predictions, notes=notes)
+                       rows=predictions, notes=notes, thumbnails=crops)
     yield MetricsTable(name="similarity", title="Box x class cosine similarity",
                        columns=["image", "box", *classes], rows=similarities, notes=notes)

@@ -127,6 +127,10 @@ def test_shapes_scenes_by_default_give_every_view(clim_runner, tmp_path):
     assert table.columns[-2] == "top-3" and all(r[-1] in (True, False) for r in table.rows)
     assert "70 classes from the shapes world's colour x shape vocabulary" in table.notes
     assert "boxes scored" in table.notes
+    assert len(table.thumbnails) == len(table.rows)  # a row's picture is its box cut out of the scene
+    x0, y0 = np.floor(regions.boxes[0][:2]).astype(int)
+    x1, y1 = np.ceil(regions.boxes[0][2:]).astype(int)
+    np.testing.assert_array_equal(table.picture(0), regions.image[y0:y1, x0:x1])
     sims = results["similarity"]
     assert len(sims.columns) == 2 + 70 and len(sims.rows) == len(table.rows)
     from workbench.render.export import export_result
