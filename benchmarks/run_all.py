@@ -33,6 +33,10 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _plain(value: float) -> str:
+    return f"{value:.4f}"
+
+
 def _seconds(value: float) -> str:
     return f"{value:.0f} s"
 
@@ -66,6 +70,14 @@ FIGURES = (
            note_keys=("0.99 sc2pcr success", "0.99 ransac success")),
     Figure("VBReg / Open3D RANSAC-100k, 99% outliers", "registration_time", "0.99 vbreg / ransac", 0.5,
            note_keys=("0.99 vbreg success", "0.99 ransac success")),
+    Figure("ONNX int8 / float32 time, tiny-CLIP image encoder", "onnx_int8", "clip image int8 / fp32 time", 1.0,
+           note_keys=("clip image min cosine fp32 vs int8",)),
+    Figure("ONNX int8 / float32 time, tiny-CLIP text encoder", "onnx_int8", "clip text int8 / fp32 time", 1.0,
+           note_keys=("clip text min cosine fp32 vs int8",)),
+    Figure("ONNX int8 / float32 time, digits CNN (convs stay float)", "onnx_int8", "int8 / fp32 time", 1.1,
+           note_keys=("top-1 agreement",)),
+    Figure("ONNX int8 digits CNN: AUROC change (MSP, energy)", "onnx_int8", "AUROC change", 0.02, _plain,
+           note_keys=("fp32 AUROC msp", "int8 AUROC msp")),
     Figure("`workbench demo` wall time", "demo_time", "demo s", 40.0, _seconds, note_keys=("load average at start",)),
 )
 

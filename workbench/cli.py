@@ -362,9 +362,18 @@ def cmd_export_onnx(args) -> int:
     if not card.exporter:
         raise UserError(f"model {card.id!r} declares no ONNX exporter")
     weights = Path(args.weights) if args.weights else zoo_weights(card.id)
-    report = resolve_entry(card.exporter)(weights, Path(args.out))
+    out = Path(args.out)
+    before = {p: p.stat().st_mtime for p in out.parent.glob(f"{out.stem}*.onnx")}
+    report = resolve_entry(card.exporter)(weights, out)
     print(f"exported {card.id} -> {report.path} ({report.exporter}, opset {report.opset}); "
           f"max |onnx - torch| = {report.worst:.3g} at batch sizes {list(report.batch_sizes)}")
+    if args.quantize:
+        from workbench.core.onnx_export import quantize_int8
+
+        written = [p for p in sorted(out.parent.glob(f"{out.stem}*.onnx"))
+                   if not p.name.endswith(".int8.onnx") and before.get(p) != p.stat().st_mtime]
+        for graph in written:  # every graph the exporter wrote (a CLIP writes its two encoders)
+            print(f"quantised ({args.quantize} dynamic) -> {quantize_int8(graph)}")
     return 0
 
 
@@ -448,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="zoo model id (see `workbench plugins --json`)")
     p.add_argument("--weights", help="weights file (default: the zoo's)")
     p.add_argument("--out", required=True, help="output .onnx path")
+    p.add_argument("--quantize", choices=("int8",), help="also write an ONNX Runtime dynamic int8 copy of each "
+                   "graph (<stem>.int8.onnx); `python benchmarks/onnx_int8.py` prints its speed and accuracy change")
     p.set_defaults(fn=cmd_export_onnx)
     p = sub.add_parser("gui", help="open the desktop workbench")
     p.add_argument("--screenshot", metavar="DIR", help="render the window and result views to PNGs, then exit")
