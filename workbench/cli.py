@@ -93,12 +93,13 @@ def _task_doc(host, spec) -> dict:
             "parameters": [describe_field(n, f) for n, f in spec.params.model_fields.items()]}
 
 
-def cmd_plugins(args) -> int:
+def _plugins_listing(as_json: bool) -> str:
+    """What ``workbench plugins`` prints, built from the loaded plugins."""
     from workbench.core.plugins import get_host
 
     host = get_host()
     registry = host.registry
-    if args.json:
+    if as_json:
         doc = []
         for info in host.plugins.values():
             doc.append({
@@ -110,21 +111,29 @@ def cmd_plugins(args) -> int:
                 "models": [m.id for m in registry.models.of_plugin(info.name)],
                 "result_kinds": sorted(k for k, v in registry.kinds.items() if v.plugin == info.name),
             })
-        print(json.dumps(doc, indent=1))
-        return 0
-    print(f"{'plugin':<16} {'version':<9} {'status':<9} tasks")
+        return json.dumps(doc, indent=1)
+    lines = [f"{'plugin':<16} {'version':<9} {'status':<9} tasks"]
     for info in host.plugins.values():
         tasks = ", ".join(info.tasks) or ("-" if info.status == "loaded" else info.error)
-        print(f"{info.name:<16} {info.version:<9} {info.status:<9} {tasks}")
-        for reason in info.rejected:
-            print(f"{'':<16} {'':<9} {'rejected':<9} {reason}")
-    print()
-    print(f"{'task':<30} {'family':<30} {'execution':<9} backends")
+        lines.append(f"{info.name:<16} {info.version:<9} {info.status:<9} {tasks}")
+        lines += [f"{'':<16} {'':<9} {'rejected':<9} {reason}" for reason in info.rejected]
+    lines += ["", f"{'task':<30} {'family':<30} {'execution':<9} backends"]
     order = {f.id: f.order for f in registry.families.values()}
     for spec in sorted(registry.tasks.values(), key=lambda s: (order.get(s.family, 999), s.id)):
         reason = registry.unavailable.get(spec.qualified_id)
         line = f"{spec.id:<30} {registry.family_title(spec.family):<30} {spec.execution:<9} {', '.join(spec.backends)}"
-        print(line + (f"  [unavailable: {reason}]" if reason else ""))
+        lines.append(line + (f"  [unavailable: {reason}]" if reason else ""))
+    return "\n".join(lines)
+
+
+def cmd_plugins(args) -> int:
+    from workbench.core.manifest_cache import cached_listing, can_use_cache
+
+    def build() -> str:
+        return _plugins_listing(args.json)
+
+    use_cache = not args.no_cache and can_use_cache()
+    print(cached_listing(build, "json" if args.json else "text") if use_cache else build())
     return 0
 
 
@@ -402,8 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction,
                         help="version and build flavour (cuda, cpu, source or pip), then exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only)")
+    p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only, cached until a plugin, the "
+                                       "host or the configuration changes)")
     p.add_argument("--json", action="store_true", help="machine-readable, with every task's parameters")
+    p.add_argument("--no-cache", action="store_true", help="load every plugin's manifest now, not the cached listing")
     p.set_defaults(fn=cmd_plugins)
     p = sub.add_parser("info", help="versions, devices and usable backends")
     p.add_argument("--json", action="store_true")

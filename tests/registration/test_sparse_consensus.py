@@ -1,10 +1,12 @@
-"""VBReg's voting keeps the Wilson bound only where votes fell: the hypotheses equal those of the dense bound
-over every match (the straightforward reading), ties and the reference's self-votes included."""
+"""The consensus stages' sparse shortcuts give exactly the dense results: VBReg's voting keeps the Wilson bound only
+where votes fell (the hypotheses equal those of the dense bound over every match, ties and the reference's
+self-votes included), and SC2-PCR's second-order counts sum picked rows instead of a dense product."""
 
 import numpy as np
 import pytest
 import torch
 
+from wb_registration.consensus import indicator_product
 from wb_registration.vbreg import WILSON_Z, _top_k_indices, vote
 
 
@@ -48,3 +50,11 @@ def test_sparse_voting_equals_the_dense_wilson_bound(exclude_seed, levels):
 def test_top_k_breaks_ties_at_the_kth_value_towards_the_lower_index():
     scores = torch.tensor([[1.0, 3.0, 2.0, 2.0, 2.0], [5.0, 4.0, 3.0, 2.0, 1.0]])
     assert _top_k_indices(scores, 3).sort(dim=1).values.tolist() == [[1, 2, 3], [0, 1, 2]]
+
+
+def test_indicator_product_equals_the_dense_product():
+    rng = np.random.default_rng(0)
+    graph = (rng.random((300, 300)) < 0.03).astype(np.float32)
+    rows = graph[rng.choice(300, 60, replace=False)]
+    rows[0] = 0.0  # a row with no ones
+    np.testing.assert_array_equal(indicator_product(rows, graph), rows @ graph)
