@@ -89,19 +89,26 @@ VARIANT_STEPS = {
 
 
 def _top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index."""
-    if k >= scores.shape[1]:
+    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index.
+
+    The top-(k+1) shows which rows tie at the k-th place (most rows at high outlier ratios, where many scores
+    are exactly 0). There the entries above the k-th value keep their places and the rest are the lowest-index
+    entries equal to it: a second top-k over a key that ranks those by index.
+    """
+    n = scores.shape[1]
+    if k >= n:
         return torch.topk(scores, k, dim=1).indices
     values, indices = torch.topk(scores, k + 1, dim=1)
     kth, indices = values[:, k - 1:k], indices[:, :k]
-    crowded = values[:, k] >= kth[:, 0]  # rows where the k-th value ties with a left-out entry
+    crowded = values[:, k] >= kth[:, 0]
     if crowded.any():
         sub, sub_kth = scores[crowded], kth[crowded]
-        above = sub > sub_kth
-        tied = sub == sub_kth
-        room = k - above.sum(dim=1, keepdim=True)
-        keep = above | (tied & (torch.cumsum(tied, dim=1) <= room))  # exactly k per row
-        indices[crowded] = torch.nonzero(keep)[:, 1].reshape(-1, k)
+        above = (values[crowded, :k] > sub_kth).sum(dim=1, keepdim=True)  # they lead the sorted top-k
+        lowest_first = torch.arange(n, 0, -1, dtype=sub.dtype)
+        tied = torch.topk(torch.where(sub == sub_kth, lowest_first, 0), k, dim=1).indices
+        place = torch.arange(k).expand_as(tied)
+        from_ties = tied.gather(1, (place - above).clamp(min=0))
+        indices[crowded] = torch.where(place < above, indices[crowded], from_ties)
     return indices
 
 
