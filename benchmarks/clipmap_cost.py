@@ -43,10 +43,11 @@ def measure(quick: bool = False, model: str = "ViT-B-32", weights: str | None = 
             clip.model.encode_image(pixels)
             clip.encode_text(tokens)
 
-    def forward_backward():
-        image_emb = clip.model.encode_image(pixels.requires_grad_(False))
-        text_emb = clip.encode_text(tokens)
-        torch.cosine_similarity(image_emb, text_emb).sum().backward()
+    def forward_backward():  # to the input only, as the attribution needs no weight gradients
+        with torch.enable_grad():
+            px = pixels.clone().requires_grad_(True)
+            similarity = torch.cosine_similarity(clip.model.encode_image(px), clip.encode_text(tokens)).sum()
+            torch.autograd.grad(similarity, px)
 
     paths = {
         "plain forward (no_grad)": plain,
