@@ -11,41 +11,24 @@ vision attention), with and without the image map; per-word maps add one batched
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from timing import interleaved_medians
 
 from wb_clipmap.attribution import explain, word_image_maps
 from workbench.api import load_clip
 
 CAPTION = "A photo depicts a small red circle above a large blue square and a green star"
+WORDS = ("red", "square", "star")
 
 
-def _best(fn, repeats: int, device: str) -> float:
-    times = []
-    for _ in range(repeats + 1):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times[1:]))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="ViT-B-32")
-    parser.add_argument("--weights", default="random")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def measure(quick: bool = False, model: str = "ViT-B-32", weights: str | None = "random", device: str = "cpu",
+            repeats: int | None = None, threads: int = 1) -> dict[str, float]:
+    """Median seconds of each path (interleaved) and the attribution paths' ratios to the plain forward."""
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
-    clip = load_clip(args.model, weights=args.weights or None, device=args.device)
+    clip = load_clip(model, weights=weights or None, device=device)
     image = (np.random.default_rng(0).random((clip.image_size, clip.image_size, 3)) * 255).astype(np.uint8)
     pixels = clip.preprocess(image)
     tokens = clip.tokenize(CAPTION)
@@ -60,22 +43,47 @@ def main() -> None:
             clip.model.encode_image(pixels)
             clip.encode_text(tokens)
 
-    words = ["red", "square", "star"]
-    timings = {
-        "plain forward (no_grad)": _best(plain, args.repeats, args.device),
-        "plain forward, text trimmed": _best(plain_trimmed, args.repeats, args.device),
-        "attribution, text only": _best(lambda: explain(clip, pixels, CAPTION, image_map=False), args.repeats,
-                                        args.device),
-        "attribution + image map": _best(lambda: explain(clip, pixels, CAPTION), args.repeats, args.device),
-        f"per-word maps ({len(words)} words)": _best(
-            lambda: word_image_maps(clip, pixels, ["A photo depicts " + w for w in words]), args.repeats,
-            args.device),
+    def forward_backward():  # to the input only, as the attribution needs no weight gradients
+        with torch.enable_grad():
+            px = pixels.clone().requires_grad_(True)
+            similarity = torch.cosine_similarity(clip.model.encode_image(px), clip.encode_text(tokens)).sum()
+            torch.autograd.grad(similarity, px)
+
+    paths = {
+        "plain forward (no_grad)": plain,
+        "plain forward, text trimmed": plain_trimmed,
+        "forward + backward (floor)": forward_backward,
+        "attribution, text only": lambda: explain(clip, pixels, CAPTION, image_map=False),
+        "attribution + image map": lambda: explain(clip, pixels, CAPTION),
+        f"per-word maps ({len(WORDS)} words)": lambda: word_image_maps(clip, pixels,
+                                                                        ["A photo depicts " + w for w in WORDS]),
     }
-    base = timings["plain forward (no_grad)"]
-    print(f"{args.model} ({clip.source}) on {args.device}, {args.threads} thread(s), median of {args.repeats}")
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    t = interleaved_medians(paths, repeats or (5 if quick else 9), sync=sync)
+    base = t["plain forward (no_grad)"]
+    return {**{f"{k} s": v for k, v in t.items()},
+            "attribution + map / forward": t["attribution + image map"] / base,
+            "per-word maps / forward": t[f"per-word maps ({len(WORDS)} words)"] / base,
+            "forward + backward / forward": t["forward + backward (floor)"] / base,
+            "label": f"{model} ({clip.source}) on {device}, {threads} thread(s)"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--weights", default="random")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    m = measure(model=args.model, weights=args.weights, device=args.device, repeats=args.repeats,
+                threads=args.threads)
+    timings = {k[:-2]: v for k, v in m.items() if k.endswith(" s")}
+    base, trimmed = timings["plain forward (no_grad)"], timings["plain forward, text trimmed"]
+    print(f"{m['label']}, interleaved medians of {args.repeats}")
     for name, seconds in timings.items():
         print(f"  {name:32s} {seconds * 1000:8.1f} ms   x{seconds / base:5.2f}   "
-              f"x{seconds / timings['plain forward, text trimmed']:5.2f} (vs trimmed)")
+              f"x{seconds / trimmed:5.2f} (vs trimmed)")
 
 
 if __name__ == "__main__":

@@ -129,25 +129,38 @@ def wall(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def measure(quick: bool = False, repeats: int | None = None) -> dict[str, float]:
+    """First-paint medians of the empty window and the workbench window, alternating, and their ratio."""
+    repeats = repeats or (5 if quick else 7)
+    runs: dict[str, list[tuple[float, dict]]] = {"empty": [], "workbench": []}
+    first_paint(EMPTY_WINDOW)
+    for _ in range(repeats):
+        runs["empty"].append(first_paint(EMPTY_WINDOW))
+        runs["workbench"].append(first_paint(WORKBENCH))
+    empty_s = statistics.median(t for t, _ in runs["empty"])
+    wb_s = statistics.median(t for t, _ in runs["workbench"])
+    last = runs["workbench"][-1][1]
+    return {"empty window s": empty_s, "workbench window s": wb_s, "first paint / empty window": wb_s / empty_s,
+            "workbench rss MiB": statistics.median(r["rss_mib"] for _, r in runs["workbench"]),
+            "empty rss MiB": statistics.median(r["rss_mib"] for _, r in runs["empty"]),
+            "listed": last["listed"], "heavy": last["heavy"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     qt_import = statistics.median(wall([sys.executable, "-c", "import PySide6.QtWidgets"])
                                   for _ in range(args.repeats))
-    empty = [first_paint(EMPTY_WINDOW) for _ in range(args.repeats)]
-    workbench = [first_paint(WORKBENCH) for _ in range(args.repeats)]
-    empty_s = statistics.median(t for t, _ in empty)
-    wb_s = statistics.median(t for t, _ in workbench)
+    m = measure(repeats=args.repeats)
+    empty_s, wb_s = m["empty window s"], m["workbench window s"]
     print(f"python -c 'import PySide6.QtWidgets'        {qt_import:6.3f} s  (ratio 1.00)")
     print(f"empty QMainWindow, first paint            {empty_s:6.3f} s  (ratio {empty_s / qt_import:.2f})")
     print(f"workbench main window, first paint        {wb_s:6.3f} s  (ratio {wb_s / qt_import:.2f}; "
           f"{wb_s / empty_s:.2f} x the empty window)")
-    rss_wb = statistics.median(r["rss_mib"] for _, r in workbench)
-    rss_empty = statistics.median(r["rss_mib"] for _, r in empty)
-    last = workbench[-1][1]
-    print(f"idle RSS 1 s after first paint: workbench {rss_wb:.0f} MiB, empty Qt window {rss_empty:.0f} MiB")
-    print(f"entries listed in the task browser: {last['listed']}; heavy modules imported: {last['heavy'] or 'none'}")
+    print(f"idle RSS 1 s after first paint: workbench {m['workbench rss MiB']:.0f} MiB, "
+          f"empty Qt window {m['empty rss MiB']:.0f} MiB")
+    print(f"entries listed in the task browser: {m['listed']}; heavy modules imported: {m['heavy'] or 'none'}")
     job = worker_job()
     print(f"one ood.posthoc job in a worker subprocess ({job['state']}, {job['job_s']:.1f} s, {job['views']} views "
           f"shown): window RSS {job['idle_mib']:.0f} MiB idle -> {job['after_mib']:.0f} MiB after "

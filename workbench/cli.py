@@ -93,12 +93,13 @@ def _task_doc(host, spec) -> dict:
             "parameters": [describe_field(n, f) for n, f in spec.params.model_fields.items()]}
 
 
-def cmd_plugins(args) -> int:
+def _plugins_listing(as_json: bool) -> str:
+    """What ``workbench plugins`` prints, built from the loaded plugins."""
     from workbench.core.plugins import get_host
 
     host = get_host()
     registry = host.registry
-    if args.json:
+    if as_json:
         doc = []
         for info in host.plugins.values():
             doc.append({
@@ -110,21 +111,29 @@ def cmd_plugins(args) -> int:
                 "models": [m.id for m in registry.models.of_plugin(info.name)],
                 "result_kinds": sorted(k for k, v in registry.kinds.items() if v.plugin == info.name),
             })
-        print(json.dumps(doc, indent=1))
-        return 0
-    print(f"{'plugin':<16} {'version':<9} {'status':<9} tasks")
+        return json.dumps(doc, indent=1)
+    lines = [f"{'plugin':<16} {'version':<9} {'status':<9} tasks"]
     for info in host.plugins.values():
         tasks = ", ".join(info.tasks) or ("-" if info.status == "loaded" else info.error)
-        print(f"{info.name:<16} {info.version:<9} {info.status:<9} {tasks}")
-        for reason in info.rejected:
-            print(f"{'':<16} {'':<9} {'rejected':<9} {reason}")
-    print()
-    print(f"{'task':<30} {'family':<30} {'execution':<9} backends")
+        lines.append(f"{info.name:<16} {info.version:<9} {info.status:<9} {tasks}")
+        lines += [f"{'':<16} {'':<9} {'rejected':<9} {reason}" for reason in info.rejected]
+    lines += ["", f"{'task':<30} {'family':<30} {'execution':<9} backends"]
     order = {f.id: f.order for f in registry.families.values()}
     for spec in sorted(registry.tasks.values(), key=lambda s: (order.get(s.family, 999), s.id)):
         reason = registry.unavailable.get(spec.qualified_id)
         line = f"{spec.id:<30} {registry.family_title(spec.family):<30} {spec.execution:<9} {', '.join(spec.backends)}"
-        print(line + (f"  [unavailable: {reason}]" if reason else ""))
+        lines.append(line + (f"  [unavailable: {reason}]" if reason else ""))
+    return "\n".join(lines)
+
+
+def cmd_plugins(args) -> int:
+    from workbench.core.manifest_cache import cached_listing, can_use_cache
+
+    def build() -> str:
+        return _plugins_listing(args.json)
+
+    use_cache = not args.no_cache and can_use_cache()
+    print(cached_listing(build, "json" if args.json else "text") if use_cache else build())
     return 0
 
 
@@ -362,9 +371,18 @@ def cmd_export_onnx(args) -> int:
     if not card.exporter:
         raise UserError(f"model {card.id!r} declares no ONNX exporter")
     weights = Path(args.weights) if args.weights else zoo_weights(card.id)
-    report = resolve_entry(card.exporter)(weights, Path(args.out))
+    out = Path(args.out)
+    before = {p: p.stat().st_mtime for p in out.parent.glob(f"{out.stem}*.onnx")}
+    report = resolve_entry(card.exporter)(weights, out)
     print(f"exported {card.id} -> {report.path} ({report.exporter}, opset {report.opset}); "
           f"max |onnx - torch| = {report.worst:.3g} at batch sizes {list(report.batch_sizes)}")
+    if args.quantize:
+        from workbench.core.onnx_export import quantize_int8
+
+        written = [p for p in sorted(out.parent.glob(f"{out.stem}*.onnx"))
+                   if not p.name.endswith(".int8.onnx") and before.get(p) != p.stat().st_mtime]
+        for graph in written:  # every graph the exporter wrote (a CLIP writes its two encoders)
+            print(f"quantised ({args.quantize} dynamic) -> {quantize_int8(graph)}")
     return 0
 
 
@@ -393,8 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction,
                         help="version and build flavour (cuda, cpu, source or pip), then exit")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only)")
+    p = sub.add_parser("plugins", help="list plugins and tasks (reads manifests only, cached until a plugin, the "
+                                       "host or the configuration changes)")
     p.add_argument("--json", action="store_true", help="machine-readable, with every task's parameters")
+    p.add_argument("--no-cache", action="store_true", help="load every plugin's manifest now, not the cached listing")
     p.set_defaults(fn=cmd_plugins)
     p = sub.add_parser("info", help="versions, devices and usable backends")
     p.add_argument("--json", action="store_true")
@@ -448,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="zoo model id (see `workbench plugins --json`)")
     p.add_argument("--weights", help="weights file (default: the zoo's)")
     p.add_argument("--out", required=True, help="output .onnx path")
+    p.add_argument("--quantize", choices=("int8",), help="also write an ONNX Runtime dynamic int8 copy of each "
+                   "graph (<stem>.int8.onnx); `python benchmarks/onnx_int8.py` prints its speed and accuracy change")
     p.set_defaults(fn=cmd_export_onnx)
     p = sub.add_parser("gui", help="open the desktop workbench")
     p.add_argument("--screenshot", metavar="DIR", help="render the window and result views to PNGs, then exit")

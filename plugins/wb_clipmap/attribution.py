@@ -95,21 +95,23 @@ def word_image_maps(clip: LoadedClip, image: np.ndarray | torch.Tensor, texts: l
                     image_start_layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Chefer relevance of the image for each text (e.g. template + one word): ``(unsigned, signed)`` maps.
 
-    All texts run as one batch over copies of the image; each row's gradient depends on its own target only.
+    The image runs through the vision tower once; one batched backward (``is_grads_batched``, a vmap over the
+    texts' targets) gives each text's attention gradients, so the words cost backwards, not forwards.
     """
     model = clip.model
     tokens, _ = tokenize(clip, texts)
     pixels = clip.preprocess(image)
-    pixels = pixels.expand(len(texts), *pixels.shape[1:])
     sel = layer_slice(len(model.visual.transformer.resblocks), image_start_layer)
     with torch.enable_grad(), clip.record_image_attention() as image_maps:
         image_embed = F.normalize(model.encode_image(pixels), dim=-1)
         text_embed = F.normalize(clip.text_states(tokens).pooled, dim=-1)
         targets = (image_embed * text_embed).sum(dim=-1)
         attn = image_maps[sel]
-        grads = torch.autograd.grad(targets.sum(), attn)
-    detached = [a.detach() for a in attn]
+        one_hot = torch.eye(len(texts), dtype=targets.dtype, device=targets.device)
+        grads = torch.autograd.grad(targets, attn, grad_outputs=one_hot, is_grads_batched=True)
+    detached = [a.detach().expand(len(texts), *a.shape[1:]) for a in attn]
+    grads = [g[:, 0] for g in grads]
     grid = clip.patch_grid
-    unsigned = cls_map(rollout(detached, list(grads)), grid).cpu().numpy()
-    signed = cls_map(rollout(detached, list(grads), signed=True), grid).cpu().numpy()
+    unsigned = cls_map(rollout(detached, grads), grid).cpu().numpy()
+    signed = cls_map(rollout(detached, grads, signed=True), grid).cpu().numpy()
     return unsigned, signed

@@ -51,6 +51,16 @@ def length_consistency(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     return np.abs(pairwise_distances(src) - pairwise_distances(tgt))
 
 
+def indicator_product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``rows @ matrix`` for 0/1 float32 ``rows`` that are mostly zero (compatibility graphs at high outlier
+    ratios): each output row sums the rows of ``matrix`` its ones pick. The sums are whole numbers, so they equal
+    the dense product exactly, for a fraction of its work."""
+    picked_row, picked = np.nonzero(rows)
+    out = torch.zeros((len(rows), matrix.shape[1]), dtype=torch.float32)
+    out.index_add_(0, torch.from_numpy(picked_row), torch.from_numpy(np.ascontiguousarray(matrix[picked])))
+    return out.numpy()
+
+
 def soft_compatibility(d: np.ndarray, sigma: float, zero_diagonal: bool = True) -> np.ndarray:
     """beta_ij = max(0, 1 - d_ij^2 / sigma^2) (float32); the diagonal (d_ii = 0, so 1) is zeroed unless asked
     to keep it, as SC2-PCR and VBReg keep it."""

@@ -19,6 +19,7 @@ from wb_registration.consensus import (
     finish,
     fit_hypotheses,
     ill_posed,
+    indicator_product,
     inlier_counts,
     leading_eigenvector,
     nms_seeds,
@@ -86,7 +87,7 @@ def _reference(d, src_dist, eps, radius, n_seeds, k1, k2) -> dict[str, np.ndarra
     confidence = leading_eigenvector(beta, early_stop=True)
     seeds = nms_seeds(confidence, src_dist, radius, n_seeds, fill="reference")
     tight = (d < eps / 2).astype(np.float32)
-    sc2 = (tight[seeds] @ tight) * hard[seeds]
+    sc2 = indicator_product(tight[seeds], tight) * hard[seeds]
     if k1 > n:  # the reference falls back to 4 and 4 when there are fewer matches than k1
         k1 = k2 = min(4, n)
     k2 = min(k2, k1)
@@ -112,7 +113,7 @@ def _workbench(d, src_dist, eps, radius, n_seeds, k1, k2) -> dict[str, np.ndarra
     np.fill_diagonal(tight, 0.0)
     confidence = leading_eigenvector(beta)
     seeds = nms_seeds(confidence, src_dist, radius, n_seeds, fill="confidence")
-    sc2 = (hard[seeds] @ hard) * hard[seeds]
+    sc2 = indicator_product(hard[seeds], hard) * hard[seeds]
     k1 = min(k1, n - 1)
     sc2_others = sc2.copy()
     sc2_others[np.arange(len(seeds)), seeds] = -np.inf

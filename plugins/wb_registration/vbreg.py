@@ -89,17 +89,34 @@ VARIANT_STEPS = {
 
 
 def _top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index."""
-    values, indices = torch.topk(scores, k, dim=1)
-    kth = values[:, -1:]
-    crowded = (scores >= kth).sum(dim=1) > k  # rows where the k-th value ties with a left-out entry
+    """Per row, the indices of the ``k`` largest entries; exact ties at the k-th value go to the lower index.
+
+    The top-(k+1) shows which rows tie at the k-th place (most rows at high outlier ratios, where many scores
+    are exactly 0). There the entries above the k-th value keep their places and the rest are the lowest-index
+    entries equal to it: a second top-k over a key that ranks those by index.
+    """
+    n = scores.shape[1]
+    if k >= n:
+        return torch.topk(scores, k, dim=1).indices
+    values, indices = torch.topk(scores, k + 1, dim=1)
+    kth, indices = values[:, k - 1:k], indices[:, :k]
+    crowded = values[:, k] >= kth[:, 0]
     if crowded.any():
         sub, sub_kth = scores[crowded], kth[crowded]
-        tied = sub == sub_kth
-        room = k - (sub > sub_kth).sum(dim=1, keepdim=True)
-        keep = (sub > sub_kth) | (tied & (torch.cumsum(tied, dim=1) <= room))  # exactly k per row
-        indices[crowded] = torch.nonzero(keep)[:, 1].reshape(-1, k)
+        above = (values[crowded, :k] > sub_kth).sum(dim=1, keepdim=True)  # they lead the sorted top-k
+        lowest_first = torch.arange(n, 0, -1, dtype=sub.dtype)
+        tied = torch.topk(torch.where(sub == sub_kth, lowest_first, 0), k, dim=1).indices
+        place = torch.arange(k).expand_as(tied)
+        from_ties = tied.gather(1, (place - above).clamp(min=0))
+        indices[crowded] = torch.where(place < above, indices[crowded], from_ties)
     return indices
+
+
+def _wilson(counts: torch.Tensor, n: int, z: float = WILSON_Z) -> torch.Tensor:
+    """:func:`wilson_lower_bound` of vote counts after ``n`` voters, in float32 as the voting keeps it."""
+    p_hat = counts / n
+    return (p_hat + z ** 2 / (2.0 * n) - z * torch.sqrt(p_hat * (1.0 - p_hat) / n + z ** 2 / (4 * n ** 2))) \
+        / (1.0 + z ** 2 / n)
 
 
 def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: bool = False) -> np.ndarray:
@@ -116,16 +133,17 @@ def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: 
     rows = torch.arange(len(seeds))
     counts = torch.zeros((len(seeds), n))
     ones = torch.ones((len(seeds), k))
-    best = None
-    z = WILSON_Z
+    best = torch.zeros((len(seeds), n))
+    voted = []
     for i, voter in enumerate(voters, start=1):
         scores = torch.from_numpy(np.ascontiguousarray(voter, dtype=np.float32))[idx]
         scores[rows, idx] = -torch.inf if exclude_seed else 0.0
-        counts.scatter_add_(1, _top_k_indices(scores, k), ones)
-        p_hat = counts / i
-        wilson = (p_hat + z ** 2 / (2.0 * i) - z * torch.sqrt(p_hat * (1.0 - p_hat) / i + z ** 2 / (4 * i ** 2))) \
-            / (1.0 + z ** 2 / i)
-        best = wilson if best is None else torch.maximum(best, wilson)
+        voted.append(_top_k_indices(scores, k))
+        counts.scatter_add_(1, voted[-1], ones)
+        # a match no voter has chosen yet has the bound of zero votes (0 up to rounding), below any voted
+        # match's, and every row has k voted matches: the bound is only needed where votes fell
+        cols = torch.cat(voted, dim=1)
+        best.scatter_reduce_(1, cols, _wilson(counts.gather(1, cols), i), reduce="amax")
     if exclude_seed:
         best[rows, idx] = -torch.inf
     chosen = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :k]

@@ -21,6 +21,7 @@ is zero and LAME returns the input probabilities unchanged (documented fallback,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,14 +147,28 @@ def lame_from_affinity(probs: np.ndarray, w: np.ndarray, lam: float = 1.0, max_i
     return out
 
 
+#: Up to this batch size LAME's matrices are too small for a multi-threaded BLAS to pay: its thread hand-offs cost
+#: more than the products (x8 the single-threaded time at batch 64 on 2 busy cores), so LAME runs on one thread.
+SINGLE_THREAD_MAX_BATCH = 1024
+
+
+@functools.cache
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def lame(probs: np.ndarray, features: np.ndarray, kind: str = "knn", knn: int = 5, lam: float = 1.0,
          max_iter: int = 100, tol: float = 1e-8, force_symmetry: bool = False, stop: str = "reference",
          symmetrise_how: str = "average") -> LameOutput:
     """LAME on one batch: probabilities ``(n, C)`` and penultimate features ``(n, d)``."""
     if len(probs) != len(features):
         raise ValueError(f"{len(probs)} probability rows but {len(features)} feature rows")
-    w = affinity(features, kind, knn, force_symmetry, symmetrise_how)
-    out = lame_from_affinity(probs, w, lam, max_iter, tol, stop)
+    threads = 1 if len(probs) <= SINGLE_THREAD_MAX_BATCH else None
+    with _blas().limit(limits=threads, user_api="blas"):
+        w = affinity(features, kind, knn, force_symmetry, symmetrise_how)
+        out = lame_from_affinity(probs, w, lam, max_iter, tol, stop)
     if len(probs) == 1 and kind == "knn":
         out.fallback = "batch of one sample: no neighbours, probabilities returned unchanged"
     return out

@@ -150,7 +150,7 @@ def test_every_hook_is_documented_and_tested():
         assert getattr(hookspecs, name).__doc__, f"hook {name} has no docstring"
 
 
-def test_listing_plugins_does_not_import_torch_or_qt():
+def test_listing_plugins_does_not_import_torch_qt_or_numpy():
     code = (
         "import sys, json, io, contextlib\n"
         "from workbench.cli import main\n"
@@ -158,7 +158,7 @@ def test_listing_plugins_does_not_import_torch_or_qt():
         "with contextlib.redirect_stdout(buf):\n"
         "    main(['plugins', '--json'])\n"
         "json.loads(buf.getvalue())\n"
-        "heavy = ('torch', 'open_clip', 'diffusers', 'open3d', 'PySide6', 'matplotlib')\n"
+        "heavy = ('torch', 'open_clip', 'diffusers', 'open3d', 'PySide6', 'matplotlib', 'numpy', 'yaml')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(json.dumps(heavy))\n"
     )

@@ -21,7 +21,7 @@ import numpy as np
 from workbench.core import assets
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import UserError
-from workbench.core.onnx_export import ExportReport, export_onnx, onnx_session
+from workbench.core.onnx_export import QUANTIZE_CHOICES, ExportReport, export_onnx, onnx_session, quantize_int8
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -129,9 +129,15 @@ def inference_session(module, example_inputs: tuple, *, engine: str, device: str
                       input_names: Sequence[str] = ("input",), output_names: Sequence[str] = ("output",),
                       check_batch_sizes: tuple[int, ...] = (1, 3), tolerance: float | None = None,
                       onnx_file: Path | None = None, log_fn: Callable[[str], None] | None = None,
-                      exporter: str = "dynamo") -> InferenceSession:
+                      exporter: str = "dynamo", quantize: str | None = None) -> InferenceSession:
     """``module`` on ``engine`` (``torch`` or ``onnx``) and ``device``; ``onnx_file`` uses a given export instead;
-    ``exporter`` is ``dynamo`` or ``torchscript`` (the legacy exporter: several times faster to export)."""
+    ``exporter`` is ``dynamo`` or ``torchscript`` (the legacy exporter: several times faster to export).
+
+    ``quantize="int8"`` (ONNX only) runs ONNX Runtime's dynamic int8 quantisation of the export, cached beside it;
+    the session's ``export`` still reports the float32 parity, the int8 model's is the caller's to state.
+    """
+    if quantize is not None and (quantize not in QUANTIZE_CHOICES or engine != "onnx"):
+        raise UserError(f"quantize={quantize!r}: only {', '.join(QUANTIZE_CHOICES)} on the onnx engine")
     if engine != "onnx":
         return InferenceSession("torch", device, tuple(output_names), module=module.eval().to(device),
                                 input_names=tuple(input_names))
@@ -147,6 +153,8 @@ def inference_session(module, example_inputs: tuple, *, engine: str, device: str
         if home is not None:
             module.to(home)
         path = report.path
+    if quantize == "int8":
+        path = quantize_int8(path)
     session = InferenceSession("onnx", device, tuple(output_names), onnx=onnx_session(path, providers_for(device)),
                                input_names=tuple(input_names), export=report, cached=cached)
     if log_fn is not None:

@@ -18,7 +18,6 @@ import typing
 import warnings
 from typing import Any, ClassVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from workbench.core.errors import ParamError
@@ -34,10 +33,11 @@ class VersionedParams(BaseModel):
 
     ``renamed = {"old": (revision, "new")}``: ``old`` became ``new`` in ``revision``.
     ``removed = {"old": (revision, "why")}``: ``old`` was dropped in ``revision`` (its value is ignored).
-    Override :meth:`upgrade_step` for changes that are more than a rename.
+    Override :meth:`upgrade_step` for changes that are more than a rename. The validator is built on first
+    use (``defer_build``), so listing plugins reads the fields without paying for every model's schema.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     revision: ClassVar[int] = 1
     renamed: ClassVar[dict[str, tuple[int, str]]] = {}
@@ -140,6 +140,8 @@ def coerce_value(annotation: Any, raw: str, key: str) -> Any:
     True for a bool, and keeps ``"0012"`` for a str); ``null``/``none``/``~`` give None where None is allowed;
     lists take ``[a, b]`` (YAML/JSON) or ``a,b``; only then is the string read as YAML.
     """
+    import yaml
+
     adapter = TypeAdapter(annotation)
     text = raw.strip()
     if text.lower() in ("null", "none", "~") and _allows_none(annotation):

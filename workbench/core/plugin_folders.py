@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from importlib.metadata import Distribution, EntryPoint, PackageNotFoundError, distributions, version
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
 from workbench.core import assets
 
 PATH_VARIABLE = "WORKBENCH_PLUGINS_PATH"
@@ -95,6 +92,9 @@ def discover(folders: list[Path] | None = None, group: str = "workbench.plugins"
 
 def unmet_requirement(dist: Distribution) -> str:
     """Why ``dist`` cannot run here (Python version, a missing or too old/new requirement), or ``""``."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     name = dist.metadata["Name"]
     try:
         python = SpecifierSet(dist.metadata["Requires-Python"] or "")

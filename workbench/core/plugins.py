@@ -20,9 +20,9 @@ import pluggy
 
 from workbench.core import assets, hookspecs, plugin_folders
 from workbench.core.errors import RegistryError, UserError
+from workbench.core.manifest_cache import ENTRY_POINT_GROUP
 from workbench.core.registry import Registry, read_card
 
-ENTRY_POINT_GROUP = "workbench.plugins"
 HOST_PLUGINS = ("workbench.builtins",)
 HOOK_NAMES = tuple(n for n in dir(hookspecs) if n.startswith("workbench_"))
 

@@ -1,0 +1,53 @@
+"""`workbench plugins` answers from its cached listing until something it depends on changes: a plugin's file,
+the allow/deny configuration; the cached answer is the one a fresh load gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+PLUGIN = '''
+from workbench.api import Family, TaskSpec, VersionedParams, hookimpl
+
+
+class Params(VersionedParams):
+    pass
+
+
+@hookimpl
+def workbench_register_tasks(registry):
+    registry.add_task(TaskSpec(id="{task}", title="cache probe", family=Family.DATA, entry="{module}:run",
+                               params=Params, backends=("cpu",)))
+'''
+
+
+def _plugins(env, *extra):
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "plugins", *extra], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _write(folder, task):
+    (folder / "wbcache_probe.py").write_text(textwrap.dedent(PLUGIN.format(task=task, module="wbcache_probe")))
+
+
+def test_cached_listing_matches_a_fresh_load_and_follows_changes(workbench_home, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    _write(code, "probe.first")
+    env = dict(os.environ, WORKBENCH_HOME=str(workbench_home), WORKBENCH_EXTRA_PLUGINS="probe=wbcache_probe",
+               PYTHONPATH=os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]))
+    fresh = _plugins(env)
+    assert "probe.first" in fresh
+    assert (workbench_home / "cache" / "plugins" / "listing-text.json").is_file()
+    assert _plugins(env) == fresh == _plugins(env, "--no-cache")
+    _write(code, "probe.second")  # the plugin changed: the cache must not answer
+    changed = _plugins(env)
+    assert "probe.second" in changed and "probe.first" not in changed
+    denied = _plugins({**env, "WORKBENCH_PLUGINS_DENY": "probe"})
+    assert "probe.second" not in denied and denied == _plugins({**env, "WORKBENCH_PLUGINS_DENY": "probe"},
+                                                                "--no-cache")
+    assert _plugins(env, "--json") == _plugins(env, "--json", "--no-cache")
