@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wb_clim.plugin import ZOO_ID
 from workbench.api import ExportReport, load_clip
-
-ZOO_ID = "clim-tiny-clip"
 
 
 def export_dense_encoder(weights: Path, out: Path) -> ExportReport:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from wb_clim.export import ZOO_ID
 from wb_clim.params import MosaicParams, RegionEvaluateParams, RegionScoreParams, TuneParams
 from workbench.api import Family, TaskSpec, hookimpl
 
 TORCH = ("torch-cuda", "torch-cpu")
+ZOO_ID = "clim-tiny-clip"
 #: the shapes world (scenes, vocabulary) and the image-caption readers of clip-heatmaps (clim.tune on a user's set)
 REQUIRES = ("shapes-clip", "clip-heatmaps")
 TORCH_OR_ONNX = (*TORCH, "onnx-cuda", "onnx-cpu")

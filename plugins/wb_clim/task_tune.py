@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from wb_clim.captioned import read_captioned
-from wb_clim.export import ZOO_ID
 from wb_clim.loss import clim_loss, unlock_last_blocks, weight_ensemble
 from wb_clim.params import TuneParams
+from wb_clim.plugin import ZOO_ID
 from wb_clim.scoring import class_embeddings
 from wb_clim.task_evaluate import SINGLE_START, accuracy, image_cosines, ranks, region_cosines
 from wb_clim.vocabulary import attribute_vocabulary, prompts, truth_index
