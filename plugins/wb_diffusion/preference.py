@@ -217,14 +217,12 @@ def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, step
     cosine with the caption is higher (``clip`` a :class:`workbench.api.LoadedClip`)."""
     import torch
 
+    from wb_diffusion.sampling import sample_seeds
+
     pairs = []
     for i, caption in enumerate(captions):
-        images = []
-        for k in (0, 1):
-            generator = torch.Generator(pipe.device).manual_seed(seed + 2 * i + k)
-            out = pipe([caption], num_inference_steps=steps, guidance_scale=guidance, height=size, width=size,
-                       generator=generator, output_type="np").images[0]
-            images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
+        images = sample_seeds(pipe, [seed + 2 * i, seed + 2 * i + 1], steps, guidance, size or 0, size or 0,
+                              prompt=caption)
         with torch.no_grad():
             text = clip.encode_text([caption])
             cos = (clip.encode_image(images) @ text.T).squeeze(1).tolist()
