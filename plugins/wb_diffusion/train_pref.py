@@ -26,7 +26,7 @@ from wb_diffusion.lora import add_lora, export_merged_unet, save_lora
 from wb_diffusion.losses import PreferenceLoss, diffusion_target, dpo_loss, mapo_loss, per_sample_error
 from wb_diffusion.params_pref import DpoParams, MapoParams, PreferenceTuneParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.preference import PreferencePair, read_pairs, shape_foil_pairs
+from wb_diffusion.preference import PreferencePair, read_pairs, shape_foil_pairs, shape_swap_pairs
 from wb_diffusion.sampling import Sample, generate
 from workbench.api import Curves, ImageGrid, MetricsTable, Progress, RunContext, UserError
 
@@ -57,6 +57,8 @@ class TrainableState:
 def load_pairs(params: PreferenceTuneParams) -> list[PreferencePair]:
     if params.pairs == "shapes":
         return shape_foil_pairs(params.n_pairs, seed=params.data_seed)
+    if params.pairs == "shapes-swap":
+        return shape_swap_pairs(params.n_pairs, seed=params.data_seed)
     return read_pairs(params.pairs, keep_ties=params.keep_ties, sizes=params.sizes)
 
 
