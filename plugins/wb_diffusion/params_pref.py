@@ -21,10 +21,11 @@ TUNING_GROUPS = {
 class PairsFields(BaseModel):
     """Where the preference pairs come from."""
 
-    pairs: str = Field("shapes", description="'shapes' (generated one-object shapes scenes vs a drawn foil), a "
+    pairs: str = Field("shapes", description="'shapes' (generated one-object shapes scenes vs a drawn foil), "
+                                             "'shapes-swap' (the same scene redrawn in another shape), a "
                                              "Pick-a-Pic-style .parquet file, a .jsonl file or a folder with "
                                              "pairs.jsonl")
-    n_pairs: int = Field(64, ge=1, le=100_000, description="with pairs=shapes: how many pairs")
+    n_pairs: int = Field(64, ge=1, le=100_000, description="with pairs=shapes or shapes-swap: how many pairs")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world and of the data order")
     keep_ties: bool = Field(False, description="keep pairs with label_0 = 0.5 (image 0 then counts as chosen)")
     sizes: Literal["error", "resize"] = Field("error", description="a pair whose two images differ in size: "

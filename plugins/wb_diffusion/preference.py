@@ -211,20 +211,40 @@ def shape_foil_pairs(n: int, seed: int = 0, split: str = "train", image_size: in
     return pairs
 
 
+def shape_swap_pairs(n: int, seed: int = 0, split: str = "train", image_size: int = 32) -> list[PreferencePair]:
+    """``n`` one-object shapes scenes: chosen = the scene, rejected = the same scene redrawn with its object in the
+    shape foil's shape (``wb_shapes.api.shape_counterfactual``: same background, colour and size; the object may
+    sit elsewhere), a harder negative than another scene. Swaps to a held-out colour-shape combination are skipped."""
+    from wb_shapes.api import shape_counterfactual
+    from workbench.api import load_sample
+
+    if n < 1:
+        raise UserError(f"n={n}: ask for at least one pair")
+    pairs: list[PreferencePair] = []
+    start = 0
+    while len(pairs) < n:
+        for scene in load_sample("shapes", split=split, n=n, start=start, seed=seed, image_size=image_size,
+                                 min_objects=1, max_objects=1):
+            swapped = shape_counterfactual(scene, seed, image_size, 1, 1)
+            if swapped is not None and len(pairs) < n:
+                pairs.append(PreferencePair(scene.caption, scene.image, swapped.image, 1.0,
+                                            f"shapes {split} scene {scene.index} vs '{swapped.caption}'"))
+        start += n
+    return pairs
+
+
 def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, steps: int = 20,
                         guidance: float = 5.0, size: int | None = None) -> list[PreferencePair]:
     """Two samples of ``pipe`` per caption (seeds ``2i`` and ``2i+1`` after ``seed``), chosen = the one whose CLIP
     cosine with the caption is higher (``clip`` a :class:`workbench.api.LoadedClip`)."""
     import torch
 
+    from wb_diffusion.sampling import sample_seeds
+
     pairs = []
     for i, caption in enumerate(captions):
-        images = []
-        for k in (0, 1):
-            generator = torch.Generator(pipe.device).manual_seed(seed + 2 * i + k)
-            out = pipe([caption], num_inference_steps=steps, guidance_scale=guidance, height=size, width=size,
-                       generator=generator, output_type="np").images[0]
-            images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
+        images = sample_seeds(pipe, [seed + 2 * i, seed + 2 * i + 1], steps, guidance, size or 0, size or 0,
+                              prompt=caption)
         with torch.no_grad():
             text = clip.encode_text([caption])
             cos = (clip.encode_image(images) @ text.T).squeeze(1).tolist()

@@ -24,7 +24,7 @@ from wb_diffusion.lora import add_lora, save_lora
 from wb_diffusion.params_align import RewardTuneParams
 from wb_diffusion.pipelines import load_pipeline
 from wb_diffusion.reward_split import shared_direction, split_score
-from wb_diffusion.sampling_util import sample_seeds
+from wb_diffusion.sampling import sample_seeds
 from workbench.api import Curves, Distributed, ImageGrid, Progress, RunContext, UserError, load_clip, load_sample
 
 

@@ -1,6 +1,6 @@
 """Sampling from a loaded pipeline: the scheduler swap, one image per (prompt, seed), PNGs that carry their prompt
-and seed, and the ``samples.jsonl`` index. Used by ``diffusion.sample``, ``diffusion.evaluate`` and the trainers'
-previews, so every picture of the plugin is made the same way."""
+and seed, and the ``samples.jsonl`` index. :func:`sample_seeds` is the plugin's one way to draw pictures (tasks,
+trainers' previews and grids, reward-ranked pairs), so every picture is seeded and rounded the same way."""
 
 from __future__ import annotations
 
@@ -51,14 +51,21 @@ def read_prompts(prompts: list[str], prompts_file: str) -> list[str]:
     return found
 
 
+def sample_seeds(pipe, seeds: list[int], steps: int, guidance: float, height: int = 0, width: int = 0,
+                 **inputs) -> list[np.ndarray]:
+    """HxWx3 uint8 images, one per seed, for one prompt given as the pipeline takes it (``prompt=`` or
+    ``prompt_embeds=``/``negative_prompt_embeds=``), drawn in one batch; each seed has its own CPU generator, so an
+    image depends on its seed only (not on the batch or the device). Size 0: the model's own."""
+    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+    out = pipe(num_inference_steps=steps, guidance_scale=guidance, height=height or None, width=width or None,
+               num_images_per_prompt=len(seeds), generator=generators, output_type="np", **inputs)
+    return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in out.images]
+
+
 def generate(pipe, samples: list[Sample], height: int = 0, width: int = 0) -> list[np.ndarray]:
-    """HxWx3 uint8 images, one per sample, each from its own seeded generator (independent of batching)."""
-    images = []
-    for s in samples:
-        out = pipe(s.prompt, num_inference_steps=s.steps, guidance_scale=s.guidance_scale, height=height or None,
-                   width=width or None, generator=torch.Generator().manual_seed(s.seed), output_type="np")
-        images.append((np.clip(out.images[0], 0, 1) * 255).round().astype(np.uint8))
-    return images
+    """One image per sample (its prompt, seed, steps and guidance; the scheduler is set by :func:`use_scheduler`)."""
+    return [sample_seeds(pipe, [s.seed], s.steps, s.guidance_scale, height, width, prompt=s.prompt)[0]
+            for s in samples]
 
 
 def save_samples(images: list[np.ndarray], samples: list[Sample], folder: Path, model: str) -> Path:

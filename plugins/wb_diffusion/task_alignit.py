@@ -10,7 +10,7 @@ import numpy as np
 from wb_diffusion import alignit
 from wb_diffusion.params_align import AlignITParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.sampling_util import sample_seeds
+from wb_diffusion.sampling import sample_seeds
 from workbench.api import HeatmapGrid, ImageGrid, MetricsTable, Progress, RunContext, TokenScores, UserError
 
 
@@ -74,7 +74,7 @@ def run(params: AlignITParams, ctx: RunContext):
                              values=params.splice_values, conditional_only=not params.splice_unconditional)
     ctx.log(f"base branch reads {inputs.base_prompt!r}; concept prompt {inputs.concept_prompt!r}; concept rows "
             f"{inputs.dst} <- {inputs.src}")
-    sampling = (params.seeds, params.steps, params.guidance, params.size)
+    sampling = (params.seeds, params.steps, params.guidance, params.size, params.size)
     alignit.classic_attention(base.unet)
     base_images = sample_seeds(base, *sampling, prompt=inputs.base_prompt)
     yield Progress(0.3, "base done; sampling the customised model")

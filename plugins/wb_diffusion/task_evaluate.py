@@ -18,17 +18,19 @@ from wb_diffusion.shapes_batches import scene_batch
 from workbench.api import ImageGrid, ImagePairs, MetricsTable, Progress, RunContext, UserError, load_clip
 
 CHECKER_PARTS = ("follows", "colours_ok", "shapes_ok", "count_ok")
+PROMPT_BATCHES = 64  # of 64 test scenes each, searched for distinct captions
 
 
 def held_out_prompts(params: EvaluateParams) -> list[str]:
-    """Distinct captions of shapes test scenes, in scene order."""
-    prompts: list[str] = []
-    start = 0
-    while len(prompts) < params.n_prompts:
+    """Distinct captions of shapes test scenes, in scene order (a caption drawn twice counts once)."""
+    prompts: dict[str, None] = {}
+    for start in range(PROMPT_BATCHES):
         _, captions = scene_batch(start, 64, params.data_seed, 32, params.max_objects, split="test")
-        prompts += [c for c in captions if c not in prompts]
-        start += 1
-    return prompts[: params.n_prompts]
+        prompts.update(dict.fromkeys(captions))
+        if len(prompts) >= params.n_prompts:
+            return list(prompts)[: params.n_prompts]
+    raise UserError(f"n_prompts={params.n_prompts}: the first {PROMPT_BATCHES * 64} shapes test scenes with up to "
+                    f"{params.max_objects} object(s) have only {len(prompts)} distinct captions")
 
 
 def clip_reward(clip, images: list[np.ndarray], prompts: list[str]) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from wb_diffusion.longalign import pad_embedding, segment_encode, segment_prompt_embeds
 from wb_diffusion.params_align import LongAlignEncodeParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.sampling_util import sample_seeds
+from wb_diffusion.sampling import sample_seeds
 from workbench.api import ImagePairs, MetricsTable, Progress, RunContext, UserError
 
 
@@ -35,13 +35,12 @@ def run(params: LongAlignEncodeParams, ctx: RunContext):
     if not params.sample:
         return
     yield Progress(0.3, "sampling with the plain encoding")
-    plain = sample_seeds(pipe, params.seeds, params.steps, params.guidance, params.size, prompt=params.prompt,
-                         negative_prompt=params.negative_prompt or None)
+    sampling = (params.seeds, params.steps, params.guidance, params.size, params.size)
+    plain = sample_seeds(pipe, *sampling, prompt=params.prompt, negative_prompt=params.negative_prompt or None)
     yield Progress(0.65, "sampling with the segment encoding")
     embeds, negative = segment_prompt_embeds(pipe, [params.prompt], params.negative_prompt, split=params.split,
                                              token_length=params.token_length)
-    segmented = sample_seeds(pipe, params.seeds, params.steps, params.guidance, params.size,
-                             prompt_embeds=embeds, negative_prompt_embeds=negative)
+    segmented = sample_seeds(pipe, *sampling, prompt_embeds=embeds, negative_prompt_embeds=negative)
     yield ImagePairs(name="plain-vs-segments", title="Plain (truncated) vs segment encoding, same seeds",
                      left=plain, right=segmented, captions=[f"seed {s}" for s in params.seeds],
                      left_label=f"plain ({min(plain_tokens, context)} tokens)",

@@ -19,7 +19,7 @@ from wb_diffusion.params_align import LongAlignEvaluateParams
 from wb_diffusion.pipelines import load_pipeline
 from wb_diffusion.reward_split import split_score
 from wb_diffusion.reward_tune import ClipReward
-from wb_diffusion.sampling_util import sample_seeds
+from wb_diffusion.sampling import sample_seeds
 from workbench.api import ImagePairs, MetricsTable, Progress, RunContext
 
 THRESHOLD = 0.5

@@ -23,7 +23,7 @@ from wb_diffusion.lora import add_lora, save_lora
 from wb_diffusion.losses import diffusion_target, per_sample_error
 from wb_diffusion.params_align import ConceptFields, DreamBoothLoraParams, TextualInversionParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.sampling_util import sample_seeds
+from wb_diffusion.sampling import sample_seeds
 from wb_diffusion.train_pref import to_pixels
 from workbench.api import Curves, ImageGrid, Progress, RunContext, UserError, load_sample, read_image_tree
 

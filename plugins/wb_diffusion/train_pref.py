@@ -26,7 +26,8 @@ from wb_diffusion.lora import add_lora, export_merged_unet, save_lora
 from wb_diffusion.losses import PreferenceLoss, diffusion_target, dpo_loss, mapo_loss, per_sample_error
 from wb_diffusion.params_pref import DpoParams, MapoParams, PreferenceTuneParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.preference import PreferencePair, read_pairs, shape_foil_pairs
+from wb_diffusion.preference import PreferencePair, read_pairs, shape_foil_pairs, shape_swap_pairs
+from wb_diffusion.sampling import Sample, generate
 from workbench.api import Curves, ImageGrid, MetricsTable, Progress, RunContext, UserError
 
 LOSS_CURVES = {"mapo": ("loss", "sft", "margin"), "dpo": ("loss",)}
@@ -56,6 +57,8 @@ class TrainableState:
 def load_pairs(params: PreferenceTuneParams) -> list[PreferencePair]:
     if params.pairs == "shapes":
         return shape_foil_pairs(params.n_pairs, seed=params.data_seed)
+    if params.pairs == "shapes-swap":
+        return shape_swap_pairs(params.n_pairs, seed=params.data_seed)
     return read_pairs(params.pairs, keep_ties=params.keep_ties, sizes=params.sizes)
 
 
@@ -177,15 +180,10 @@ class PreferenceStep:
 
 def sample_images(pipe, prompts: list[str], params: PreferenceTuneParams, size: int,
                   autocast: Callable[[], contextlib.AbstractContextManager]) -> list[np.ndarray]:
-    """One image per prompt under fixed seeds (``sample_seed + i``), uint8."""
-    images = []
-    for i, prompt in enumerate(prompts):
-        generator = torch.Generator("cpu").manual_seed(params.sample_seed + i)
-        with torch.no_grad(), autocast():
-            out = pipe([prompt], num_inference_steps=params.sample_steps, guidance_scale=params.guidance,
-                       height=size, width=size, generator=generator, output_type="np").images[0]
-        images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
-    return images
+    """The grids' images: one per prompt under fixed seeds (``sample_seed + i``)."""
+    with autocast():
+        return generate(pipe, [Sample(p, params.sample_seed + i, params.sample_steps, params.guidance, "ddim")
+                               for i, p in enumerate(prompts)], size, size)
 
 
 def grid(prompts: list[str], base: list[np.ndarray], tuned: list[np.ndarray], step: int, params) -> ImageGrid:

@@ -4,6 +4,7 @@ text-to-image samples against them (tasks that use it declare ``requires=("shape
 ``heldout_prompts`` gives test-split prompts, ``render_prompts`` the world's own drawing of them, and
 ``judge(images, specs)`` (or ``load_checker(device).judge``) says which pictures follow their prompt;
 ``load_checker(device).presence(images, pairs)`` the probability that each picture shows a ``(colour, shape)``.
+``shape_counterfactual`` redraws a scene with one object in another shape (a hard negative picture).
 """
 
 from wb_shapes.checker import MapReading
@@ -16,6 +17,7 @@ from wb_shapes.judge import (
     load_checker,
     render_prompts,
 )
+from wb_shapes.world import shape_counterfactual
 
 __all__ = ["JudgeResult", "MapReading", "PromptSpec", "ShapesJudge", "heldout_prompts", "judge", "load_checker",
-           "render_prompts"]
+           "render_prompts", "shape_counterfactual"]

@@ -31,3 +31,14 @@ def test_evaluate_compares_base_and_base_plus_lora_on_the_same_seeds(runner, tmp
     prompts = held_out_prompts(EvaluateParams(n_prompts=3))
     assert len(set(prompts)) == 3 and pairs.captions == [f"{p} (seed 0)" for p in prompts]
     assert len(pairs.left) == len(pairs.right) == 3
+
+
+def test_held_out_prompts_are_distinct_and_too_many_are_refused():
+    from wb_diffusion.params_base import EvaluateParams
+    from wb_diffusion.task_evaluate import held_out_prompts
+    from workbench.api import UserError
+
+    prompts = held_out_prompts(EvaluateParams(n_prompts=32))
+    assert len(prompts) == len(set(prompts)) == 32
+    with pytest.raises(UserError, match="n_prompts=1000: .* distinct captions"):
+        held_out_prompts(EvaluateParams(n_prompts=1000))

@@ -14,6 +14,7 @@ from wb_diffusion.preference import (  # noqa: E402
     read_pairs,
     reward_ranked_pairs,
     shape_foil_pairs,
+    shape_swap_pairs,
     write_pairs,
 )
 from workbench.api import UserError  # noqa: E402
@@ -116,6 +117,23 @@ def test_shapes_pairs_pair_a_scene_with_a_drawn_foil(tmp_path):
         assert np.array_equal(pair.chosen, scene.image) and not np.array_equal(pair.rejected, scene.image)
     back = read_pairs(write_pairs(pairs, tmp_path / "shapes"))
     assert all(np.array_equal(a.rejected, b.rejected) for a, b in zip(pairs, back))
+
+
+def test_shape_swap_pairs_redraw_the_same_scene_in_the_foil_shape():
+    from workbench.api import load_sample
+
+    pairs = shape_swap_pairs(8, seed=3)
+    scenes = load_sample("shapes", split="train", n=16, seed=3, image_size=32, min_objects=1, max_objects=1)
+    by_caption = {s.caption: s for s in scenes}
+    assert len(pairs) == 8
+    for pair in pairs:
+        scene = by_caption[pair.caption]
+        swapped = pair.where.split("vs '")[1].rstrip("'")
+        assert swapped == scene.foils["shape"].caption
+        assert np.array_equal(pair.chosen, scene.image) and not np.array_equal(pair.rejected, scene.image)
+        assert (pair.rejected == pair.chosen).all(-1).mean() > 0.8  # the same background: only the object moved
+    with pytest.raises(UserError, match="n=0"):
+        shape_swap_pairs(0)
 
 
 def test_reward_ranked_pairs_put_the_higher_clip_cosine_first():
