@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -146,3 +147,17 @@ def test_every_result_kind_round_trips_and_renders(result, tmp_path):
     assert files and all(f.stat().st_size > 0 for f in files)
     if result.kind != "metrics":
         assert files[-1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_plain_table_is_saved_without_picture_fields_and_a_table_with_pictures_round_trips(tmp_path):
+    plain = R.MetricsTable(name="plain", columns=["a"], rows=[[1]])
+    plain.save(tmp_path)
+    assert set(json.loads((tmp_path / "plain.json").read_text())["fields"]) == {"name", "title", "columns", "rows",
+                                                                                 "notes"}
+    thumbs = [np.full((4, 5, 3), 7, np.uint8), np.zeros((0,), np.uint8)]
+    pictured = R.MetricsTable(name="pictured", columns=["a"], rows=[[1], [2]], thumbnails=thumbs,
+                              item_paths=["", "b.png"])
+    pictured.save(tmp_path)
+    loaded = R.Result.load(tmp_path / "pictured.json")
+    np.testing.assert_array_equal(loaded.picture(0), thumbs[0])
+    assert loaded.picture(1) == "b.png"

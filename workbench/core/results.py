@@ -159,6 +159,14 @@ class MetricsTable(Result):
             return np.asarray(self.thumbnails[row])
         return self.item_paths[row] if row < len(self.item_paths) and self.item_paths[row] else None
 
+    def fields(self) -> dict[str, Any]:
+        """Without the picture fields when the table has none: a plain table stays readable by older workbenches."""
+        out = super().fields()
+        for key in ("thumbnails", "item_paths"):
+            if not out[key]:
+                del out[key]
+        return out
+
     @property
     def has_pictures(self) -> bool:
         return any(np.asarray(t).size for t in self.thumbnails) or any(self.item_paths)
