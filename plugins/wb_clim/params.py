@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,11 +97,13 @@ class MosaicParams(VersionedParams):
 class TuneParams(VersionedParams, ClipFields):
     """CLIM tuning: mosaic region embeddings against their captions, last vision blocks only, weight ensemble.
 
-    Revision 2 trains on one-object scenes by default and computes each mosaic's dense map at its own size;
-    revision-1 parameters keep their 1-4 object scenes and their mosaics at image size x largest grid.
+    Revision 2 trains on one-object scenes by default; revision-1 parameters keep their 1-4 object scenes.
+    Revision 3 names the cell scale: the reference's (mosaics at image size x largest grid, CLIM's fixed mosaic
+    size) is the default again, each mosaic at its own size is ``cell_scale="own"`` (revision 2's behaviour, which
+    its parameters keep).
     """
 
-    revision: ClassVar[int] = 2
+    revision: ClassVar[int] = 3
 
     @classmethod
     def upgrade_step(cls, values: dict[str, Any], to_revision: int) -> dict[str, Any]:
@@ -110,12 +112,14 @@ class TuneParams(VersionedParams, ClipFields):
             values = {"min_objects": 1, "max_objects": 4, **values}
             if not values.get("mosaic_size"):
                 values["mosaic_size"] = int(values.get("image_size", 64)) * max(grids)
+        if to_revision == 3 and not values.get("mosaic_size"):
+            values = {"cell_scale": "own", **values}
         return values
 
     model_config = ConfigDict(json_schema_extra={
         "paths": {"model": "", "captions": "file", "image_root": "dir"},
         "groups": {"Data": ["captions", "image_root", "data_seed", "image_size", "min_objects", "max_objects"],
-                   "Mosaics": ["grids", "mosaic_size"],
+                   "Mosaics": ["grids", "mosaic_size", "cell_scale"],
                    "Training": ["unlocked_blocks", "lr", "warmup_steps", "weight_decay", "alpha"],
                    "Evaluation": ["eval_scenes"], "Advanced": ["checkpoint_every", "stop_after", "resume"]}})
 
@@ -123,9 +127,13 @@ class TuneParams(VersionedParams, ClipFields):
     batch_size: int = Field(32, ge=1, le=4096, description="captioned scenes per step (CLIM: 32 per GPU)")
     grids: list[int] = Field(default_factory=lambda: [2, 3, 4], description="mosaic grid sizes; each group of "
                                                                            "sum(N^2) scenes gives one mosaic each")
-    mosaic_size: int = Field(0, ge=0, le=4096, description="shorter side of the mosaics' dense map in pixels (CLIM: "
-                                                           "1024 for 224 px models); 0: each mosaic's own size "
-                                                           "(grid x image size: cells keep the scenes' scale)")
+    mosaic_size: int = Field(0, ge=0, le=4096, description="shorter side of the mosaics' dense map in pixels; 0: "
+                                                           "as cell_scale says")
+    cell_scale: Literal["reference", "own"] = Field(
+        "reference", description="without mosaic_size: 'reference' computes every mosaic's dense map at image size x "
+                                 "largest grid (CLIM's one mosaic size, 1024 px for 224 px models, so small grids' "
+                                 "cells are enlarged); 'own' at each mosaic's own size (grid x image size: every "
+                                 "cell keeps the scenes' token scale)")
     unlocked_blocks: int = Field(2, ge=0, le=64, description="last vision blocks trained (CLIM: 6 of 12); the text "
                                                              "tower, ln_post and proj stay frozen")
     lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW peak learning rate (CLIM: 1e-5), linear warmup, "

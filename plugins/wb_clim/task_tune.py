@@ -114,7 +114,8 @@ def run(params: TuneParams, ctx: RunContext):
                             weight_decay=params.weight_decay, betas=(0.9, 0.98), eps=1e-6)
     if params.min_objects > params.max_objects:
         raise UserError(f"min_objects={params.min_objects} is larger than max_objects={params.max_objects}")
-    mosaic_size = params.mosaic_size or None
+    mosaic_size = params.mosaic_size or (params.image_size * max(params.grids) if params.cell_scale == "reference"
+                                         else None)
     captioned = read_captioned(params.captions, params.image_root, params.image_size, params.batch_size) \
         if params.captions else None
     if captioned is not None:

@@ -42,7 +42,7 @@ def test_tune_refuses_a_mismatched_resume_and_bad_settings(clim_runner):
     assert bad.state == RunState.FAILED and "has 3 vision blocks" in bad.error
 
 
-def test_revision_1_parameters_keep_their_training_data_and_mosaic_size():
+def test_older_revisions_keep_their_training_data_and_mosaic_scale():
     from wb_clim.params import TuneParams
     from workbench.core.params import upgrade_params
 
@@ -51,6 +51,8 @@ def test_revision_1_parameters_keep_their_training_data_and_mosaic_size():
         "min_objects": 1, "max_objects": 4, "mosaic_size": 192}
     kept, _ = upgrade_params(TuneParams, {"mosaic_size": 512}, revision=1)
     assert kept["mosaic_size"] == 512
-    new, _ = upgrade_params(TuneParams, {"steps": 5}, revision=2)
-    assert TuneParams(**new).model_dump(include={"min_objects", "max_objects", "mosaic_size"}) == {
-        "min_objects": 1, "max_objects": 1, "mosaic_size": 0}
+    assert TuneParams(**old).cell_scale == "reference"
+    two, _ = upgrade_params(TuneParams, {"steps": 5}, revision=2)
+    assert TuneParams(**two).model_dump(include={"min_objects", "max_objects", "mosaic_size", "cell_scale"}) == {
+        "min_objects": 1, "max_objects": 1, "mosaic_size": 0, "cell_scale": "own"}
+    assert TuneParams().cell_scale == "reference"  # the reference's mosaic scale is the default again
