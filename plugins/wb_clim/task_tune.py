@@ -124,12 +124,8 @@ def run(params: TuneParams, ctx: RunContext):
     signature = {"model": params.model, "steps": params.steps, "batch_size": params.batch_size,
                  "grids": list(params.grids), "data_seed": params.data_seed,
                  "objects": [params.min_objects, params.max_objects], "captions": params.captions}
-    losses: list[list[float]] = []
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, model, opt, signature=signature)
-        start = state.step
-        losses = state.extra["losses"].tolist() if "losses" in state.extra else []
+    state = ctx.start_or_resume(params.resume, model, opt, signature=signature)
+    start, losses = state.step, state.history("losses")
     end = min(params.steps, params.stop_after or params.steps)
     ctx.log(f"training {len(trainable)} tensors (last {params.unlocked_blocks} vision blocks + logit scale); "
             f"mosaics at {mosaic_size or 'their own size in'} px")

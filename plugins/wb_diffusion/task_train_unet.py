@@ -110,12 +110,8 @@ def run(params: TrainUnetParams, ctx: RunContext):
     # The learning rate does not depend on ``steps``, so a finished run can be continued with more steps.
     signature = {"task": "diffusion.train-unet", "batch_size": params.batch_size,
                  "data_seed": params.data_seed, "channels": list(params.channels), "vae": params.vae}
-    losses: list[list[float]] = []
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, both, opt, signature=signature)
-        start = state.step
-        losses = state.extra["losses"].tolist() if "losses" in state.extra else []
+    state = ctx.start_or_resume(params.resume, both, opt, signature=signature)
+    start, losses = state.step, state.history("losses")
     end = min(params.steps, params.stop_after or params.steps)
     dropped = torch.Generator().manual_seed(params.data_seed)
     for step in range(start, end):

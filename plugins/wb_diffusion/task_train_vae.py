@@ -55,12 +55,8 @@ def run(params: TrainVaeParams, ctx: RunContext):
     # The learning rate does not depend on ``steps``: a run can be finished earlier or continued longer.
     signature = {"task": "diffusion.train-vae", "batch_size": params.batch_size,
                  "data_seed": params.data_seed, "image_size": params.image_size}
-    losses: list[list[float]] = []
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, vae, opt, signature=signature)
-        start = state.step
-        losses = state.extra["losses"].tolist() if "losses" in state.extra else []
+    state = ctx.start_or_resume(params.resume, vae, opt, signature=signature)
+    start, losses = state.step, state.history("losses")
     end = min(params.steps, params.stop_after or params.steps)
     for step in range(start, end):
         ctx.check_cancelled()

@@ -135,11 +135,8 @@ def train_concept(params: TextualInversionParams | DreamBoothLoraParams, ctx: Ru
         pixels = torch.stack([to_pixels(img, size) for img in images]).to(ctx.device)
         latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
     signature = {"model": params.model, "token": params.token, "images": params.images, "steps": params.steps}
-    losses: list[list[float]] = []
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, learner.module, opt, signature=signature)
-        start, losses = state.step, state.extra["losses"].tolist()
+    state = ctx.start_or_resume(params.resume, learner.module, opt, signature=signature)
+    start, losses = state.step, state.history("losses")
     end = min(params.steps, params.stop_after or params.steps)
     ctx.log(f"{len(images)} images of {params.images!r}; {learner.what}")
     for step in range(start, end):

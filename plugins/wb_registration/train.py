@@ -159,11 +159,9 @@ def run(params: TrainVBRegParams, ctx: RunContext):
     opt = torch.optim.Adam(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     dist = ctx.distributed()
     module = dist.wrap(net, ctx.device)
-    start, losses = 0, []
     signature = {"config": str(sorted(net.config.items()))}
-    if params.resume:
-        state = ctx.resume(params.resume, net, opt, signature=signature)
-        start, losses = state.step, [list(v) for v in state.extra["losses"].tolist()]
+    state = ctx.start_or_resume(params.resume, net, opt, signature=signature)
+    start, losses = state.step, state.history("losses")
     for step in range(start, params.steps):
         ctx.check_cancelled()
         net.train()

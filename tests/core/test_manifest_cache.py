@@ -13,7 +13,7 @@ from workbench.api import Family, TaskSpec, VersionedParams, hookimpl
 
 
 class Params(VersionedParams):
-    pass
+    """No parameters."""
 
 
 @hookimpl

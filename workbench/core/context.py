@@ -109,6 +109,16 @@ class RunContext:
         self.log(f"resumed from {state.path} at step {state.step}")
         return state
 
+    def start_or_resume(self, ref: str, model, optimizer=None, scheduler=None, *,
+                        signature: dict[str, Any] | None = None):
+        """:meth:`resume` from ``ref``, or a fresh :class:`~workbench.core.training.TrainingState` (step 0, no
+        history) when ``ref`` is empty: the one way a trainer starts."""
+        from workbench.core.training import TrainingState
+
+        if not ref:
+            return TrainingState()
+        return self.resume(ref, model, optimizer, scheduler, signature=signature)
+
     def publish_model(self, card, files: dict[str, Path]) -> Path:
         """Put a trained model and its :class:`~workbench.core.specs.ModelCard` into the user's zoo; the
         previous version of that id is kept, never overwritten. Rank 0 of a distributed run publishes alone."""

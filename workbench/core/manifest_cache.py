@@ -86,10 +86,10 @@ def cached_listing(build: Callable[[], str], variant: str) -> str:
     key = listing_key(variant)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("key") == key and isinstance(doc.get("text"), str):
-            return doc["text"]
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError):  # no cache yet, or a damaged one: a miss
+        doc = {}
+    if isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("text"), str):
+        return doc["text"]
     text = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,10 @@ class TrainingState:
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
+    def history(self, name: str = "losses") -> list[list[float]]:
+        """Rows the trainer stored under ``name`` (a float tensor of logged steps), empty for a fresh run."""
+        return [list(row) for row in self.extra[name].tolist()] if name in self.extra else []
+
 
 def rng_state() -> dict[str, Any]:
     import torch
