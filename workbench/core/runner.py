@@ -93,15 +93,19 @@ EventSink = Callable[[RunEvent], None]
 
 @dataclass
 class Job:
-    """A prepared run. ``cancel()`` may be called from any thread."""
+    """A prepared run. ``cancel()`` may be called from any thread; ``why`` is what the cancelled run's record
+    says, written in the same save that ends the run (a reader never sees a placeholder reason)."""
 
     run_dir: Path
     record: RunRecord
     spec: TaskSpec
     cancel_event: threading.Event = field(default_factory=threading.Event)
     env: dict[str, str] = field(default_factory=dict)
+    cancel_reason: str = "cancelled by the user"
 
-    def cancel(self) -> None:
+    def cancel(self, why: str | None = None) -> None:
+        if why is not None:
+            self.cancel_reason = why
         self.cancel_event.set()
 
 
@@ -181,7 +185,7 @@ def execute_inproc(job: Job, emit: EventSink) -> RunRecord:
             keep(result)
     except (Cancelled, KeyboardInterrupt) as exc:
         logger.info("cancelled")
-        _finish(run_dir, record, RunState.CANCELLED, t0, partial=True, error="cancelled by the user")
+        _finish(run_dir, record, RunState.CANCELLED, t0, partial=True, error=job.cancel_reason)
         emit(RunEvent("state", record.id, state=record.state.value))
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -47,7 +47,7 @@ def execute_prepared(run_dir: Path, events: TextIO):
     When ``events`` breaks (the reader went away) the run is cancelled at its next step and says why."""
     from workbench.core.plugins import get_host
     from workbench.core.runner import Job, RunEvent, execute_inproc
-    from workbench.core.runstore import RunState, RunStore
+    from workbench.core.runstore import RunStore
 
     record = RunStore.load(run_dir)
     spec = get_host().registry.runnable(f"{record.plugin}/{record.task}" if record.plugin else record.task)
@@ -63,13 +63,9 @@ def execute_prepared(run_dir: Path, events: TextIO):
             events.flush()
         except BrokenPipeError:
             orphaned.set()
-            job.cancel()
+            job.cancel(ORPHANED)
 
-    final = execute_inproc(job, emit)
-    if orphaned.is_set() and final.state == RunState.CANCELLED:
-        final.error = ORPHANED
-        RunStore.save(run_dir, final)
-    return final
+    return execute_inproc(job, emit)
 
 
 if __name__ == "__main__":
