@@ -51,3 +51,20 @@ def test_cached_listing_matches_a_fresh_load_and_follows_changes(workbench_home,
     assert "probe.second" not in denied and denied == _plugins({**env, "WORKBENCH_PLUGINS_DENY": "probe"},
                                                                 "--no-cache")
     assert _plugins(env, "--json") == _plugins(env, "--json", "--no-cache")
+
+
+def test_a_distribution_installed_later_is_listed(workbench_home, tmp_path):
+    """A hit reads no entry points: installing a distribution changes its site folder, which the key watches."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _write(site, "probe.installed")
+    env = dict(os.environ, WORKBENCH_HOME=str(workbench_home),
+               PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    before = _plugins(env)
+    assert "probe.installed" not in before and _plugins(env) == before
+    dist = site / "wbcache_probe-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wbcache-probe\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[workbench.plugins]\nprobe = wbcache_probe\n")
+    after = _plugins(env)
+    assert "probe.installed" in after and after == _plugins(env, "--no-cache")

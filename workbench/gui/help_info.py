@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
@@ -11,7 +12,9 @@ from PySide6.QtCore import qVersion
 import workbench
 from workbench.core import assets
 from workbench.core.devices import package_versions
-from workbench.core.plugins import PluginHost
+
+if TYPE_CHECKING:
+    from workbench.core.plugins import PluginHost
 
 
 def docs_location() -> Path | None:
