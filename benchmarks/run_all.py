@@ -59,7 +59,8 @@ class Figure:
 FIGURES = (
     Figure("`workbench plugins` / `python -c pass`", "startup", "plugins / python -c pass", 5.0,
            note_keys=("plugins uncached / python -c pass",)),
-    Figure("GUI first paint / an empty QMainWindow", "gui_startup", "first paint / empty window", 2.0),
+    Figure("GUI first paint / an empty QMainWindow", "gui_startup", "first paint / empty window", 2.0,
+           note_keys=("no listing cache / empty window",)),
     Figure("scoring pipeline / bare torch loop (digits CNN)", "ood_throughput", "pipeline / bare", 1.02),
     Figure("LAME knn / forward, batch 64", "tta_cost", "lame knn / forward", 0.05, _percent),
     Figure("LAME rbf / forward, batch 64", "tta_cost", "lame rbf / forward", 0.05, _percent),
