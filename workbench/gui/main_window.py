@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from workbench.gui.jobs import JobEntry, JobManager
     from workbench.gui.param_form import ParamForm
 
+
 def _loading() -> QLabel:
     """What a dock shows in the first frame, until :meth:`MainWindow.finish_start` puts its widget in."""
     label = QLabel("loading…")
@@ -297,7 +298,8 @@ class MainWindow(QMainWindow):
         plugins = listing["plugins"]
         loaded = sum(p["status"] == "loaded" for p in plugins)
         failed = sum(p["status"] == "failed" for p in plugins)
-        self.statusBar().showMessage(f"{loaded} plugins loaded, {failed} failed, {len(self.titles)} tasks")
+        tasks = sum(len(family["tasks"]) for family in listing["families"])
+        self.statusBar().showMessage(f"{loaded} plugins loaded, {failed} failed, {tasks} tasks")
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
