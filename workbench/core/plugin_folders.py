@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -97,6 +96,7 @@ def discover(folders: list[Path] | None = None, group: str = "workbench.plugins"
 
 def unmet_requirement(dist: Distribution) -> str:
     """Why ``dist`` cannot run here (Python version, a missing or too old/new requirement), or ``""``."""
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     from packaging.requirements import InvalidRequirement, Requirement

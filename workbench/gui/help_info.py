@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,8 @@ def log_folder() -> Path:
 
 def about_html(host: PluginHost) -> str:
     """Versions of the workbench, Python, Qt and the key packages, and the plugins with theirs."""
+    import platform
+
     versions = package_versions()
     rows = [("Alignment Workbench", versions.get("alignment-workbench", "?")),
             ("Python", platform.python_version()), ("Qt / PySide6", f"{qVersion()} / {pyside_version}"),

@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
         self._sized_docks = False
         self._left_dock, self._params_dock, self._jobs_dock = left, params_dock, jobs_dock
         self._history_dock = history_dock
-        self._menus()
+        self._menus([left, params_dock, jobs_dock, log_dock, history_dock])
 
         self.browser.task_selected.connect(self._task_chosen)
         self.browser.plugin_selected.connect(self._plugin_selected)
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         self.addAction(action)  # shortcuts work with the menu bar hidden too
         return action
 
-    def _menus(self) -> None:
+    def _menus(self, docks: list[QDockWidget]) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open recipe…", self.open_recipe_dialog, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open run folder…", self.open_run_dialog, "Ctrl+Shift+O")
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
-        for dock in self.findChildren(QDockWidget):
+        for dock in docks:
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addMenu(self.tab_list)
