@@ -3,6 +3,7 @@ the allow/deny configuration; the cached answer is the one a fresh load gives.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,16 @@ def test_a_distribution_installed_later_is_listed(workbench_home, tmp_path):
     (dist / "entry_points.txt").write_text("[workbench.plugins]\nprobe = wbcache_probe\n")
     after = _plugins(env)
     assert "probe.installed" in after and after == _plugins(env, "--no-cache")
+
+
+def test_a_damaged_cache_is_a_miss(workbench_home):
+    from workbench.core.assets import cache_dir
+    from workbench.core.manifest_cache import _base_key, cached_listing
+
+    path = cache_dir() / "plugins" / "listing-probe.json"
+    path.parent.mkdir(parents=True)
+    base = _base_key("probe")  # the same base: the stored folders would be reused, were they not damaged
+    for damaged in ("not json", '["a list"]', json.dumps({"base": base, "folders": [1], "key": "y", "text": 3})):
+        path.write_text(damaged)
+        assert cached_listing(lambda: "built", "probe") == "built"
+    assert cached_listing(lambda: "built again", "probe") == "built"  # stored: a hit now

@@ -105,7 +105,7 @@ def cached_listing(build: Callable[[], str], variant: str) -> str:
     doc = doc if isinstance(doc, dict) else {}
     base = _base_key(variant)
     folders = doc.get("folders")
-    if doc.get("base") != base or not isinstance(folders, list):
+    if doc.get("base") != base or not (isinstance(folders, list) and all(isinstance(f, str) for f in folders)):
         folders = _package_folders()
     key = listing_key(base, folders)
     if doc.get("key") == key and isinstance(doc.get("text"), str):
