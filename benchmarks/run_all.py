@@ -59,7 +59,8 @@ class Figure:
 FIGURES = (
     Figure("`workbench plugins` / `python -c pass`", "startup", "plugins / python -c pass", 5.0,
            note_keys=("plugins uncached / python -c pass",)),
-    Figure("GUI first paint / an empty QMainWindow", "gui_startup", "first paint / empty window", 2.0),
+    Figure("GUI first paint / an empty QMainWindow", "gui_startup", "first paint / empty window", 2.0,
+           note_keys=("no listing cache / empty window",)),
     Figure("scoring pipeline / bare torch loop (digits CNN)", "ood_throughput", "pipeline / bare", 1.02),
     Figure("LAME knn / forward, batch 64", "tta_cost", "lame knn / forward", 0.05, _percent),
     Figure("LAME rbf / forward, batch 64", "tta_cost", "lame rbf / forward", 0.05, _percent),
@@ -67,10 +68,13 @@ FIGURES = (
     Figure("CLIP4DM attribution + image map / forward (ViT-B-32)", "clipmap_cost", "attribution + map / forward",
            2.3, note_keys=("forward + backward / forward",)),
     Figure("per-word image maps, 3 words / forward", "clipmap_cost", "per-word maps / forward", 3.0),
-    Figure("SC2-PCR / Open3D RANSAC-100k, 99% outliers", "registration_time", "0.99 sc2pcr / ransac", 0.5,
-           note_keys=("0.99 sc2pcr success", "0.99 ransac success")),
-    Figure("VBReg / Open3D RANSAC-100k, 99% outliers", "registration_time", "0.99 vbreg / ransac", 0.5,
-           note_keys=("0.99 vbreg success", "0.99 ransac success")),
+    Figure("SC2-PCR / Open3D RANSAC-100k, 99% outliers, 1 thread each", "registration_time", "0.99 sc2pcr / ransac",
+           0.5, note_keys=("0.99 sc2pcr success", "0.99 ransac success", "0.99 sc2pcr / ransac, all cores")),
+    Figure("VBReg (reference: every match a seed) / RANSAC-100k, 99% outliers, 1 thread each", "registration_time",
+           "0.99 vbreg / ransac", 0.5, note_keys=("0.99 vbreg success", "0.99 ransac success")),
+    Figure("VBReg, SC2-PCR's seed count / RANSAC-100k, 99% outliers, 1 thread each", "registration_time",
+           "0.99 vbreg-seeds / ransac", 0.5,
+           note_keys=("0.99 vbreg-seeds success", "0.99 vbreg-seeds / ransac, all cores")),
     Figure("ONNX int8 / float32 time, tiny-CLIP image encoder", "onnx_int8", "clip image int8 / fp32 time", 1.0,
            note_keys=("clip image min cosine fp32 vs int8",)),
     Figure("ONNX int8 / float32 time, tiny-CLIP text encoder", "onnx_int8", "clip text int8 / fp32 time", 1.0,
@@ -91,7 +95,8 @@ def machine_facts(torch_threads: int) -> dict[str, str]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cpu = f"CPU ({platform.processor() or platform.machine()})"
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu
-    return {"cores": str(cores), "torch threads": f"{torch_threads} (scoring), 1 (per-method costs)",
+    return {"cores": str(cores),
+            "torch threads": f"{torch_threads} (scoring), 1 (per-method costs; registration: torch and Open3D alike)",
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "python": platform.python_version(),
             "device": device, "load average": " / ".join(f"{x:.1f}" for x in os.getloadavg())}
 

@@ -34,16 +34,14 @@ def ill_posed(n: int, reason: str) -> Estimate:
     return Estimate(np.eye(4), np.zeros(n, bool), np.zeros(n), status=f"ill-posed: {reason}")
 
 
-def pairwise_distances(points: np.ndarray, chunk: int = 256) -> np.ndarray:
+def pairwise_distances(points: np.ndarray) -> np.ndarray:
     """||p_i - p_j|| as float32 (N x N), from the coordinate differences (no |a|^2 + |b|^2 - 2ab expansion,
-    whose cancellation moves close pairs across a threshold). Rows are done in chunks to bound memory."""
+    whose cancellation moves close pairs across a threshold): ``torch.cdist``'s direct mode, which gives the
+    norm of the differences bit for bit without an (N, N, 3) intermediate."""
     if len(points) > MAX_PAIRWISE:
         raise ValueError(f"{len(points)} matches exceed the pairwise cap of {MAX_PAIRWISE}; subsample them first")
     pts = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
-    out = torch.empty((len(pts), len(pts)), dtype=torch.float32)
-    for start in range(0, len(pts), chunk):
-        out[start:start + chunk] = torch.linalg.vector_norm(pts[start:start + chunk, None] - pts[None], dim=-1)
-    return out.numpy()
+    return torch.cdist(pts, pts, compute_mode="donot_use_mm_for_euclid_dist").numpy()
 
 
 def length_consistency(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
@@ -136,15 +134,27 @@ def top_k_sorted(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
 
 
+def _squared_residuals(transforms: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """(b, N) squared residuals ||R src_j + t - tgt_j||^2 of (b, 4, 4) transforms, summed x + y + z in place
+    (the same sums, bit for bit, as ``np.sum(..., axis=2)``, without its slow reduction over a length-3 axis)."""
+    d = src[None] @ transforms[:, :3, :3].transpose(0, 2, 1) + transforms[:, None, :3, 3]
+    d -= tgt[None]
+    d *= d
+    r2 = d[..., 0] + d[..., 1]
+    r2 += d[..., 2]
+    return r2
+
+
 def truncated_scores(transforms: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps: float,
                      chunk: int = 256) -> np.ndarray:
     """Score of each (b, 4, 4) transform: mean_j 1[r_j < eps] (1 - r_j^2 / eps^2)."""
     out = np.empty(len(transforms))
     for start in range(0, len(transforms), chunk):
-        t = transforms[start:start + chunk]
-        moved = src[None] @ t[:, :3, :3].transpose(0, 2, 1) + t[:, None, :3, 3]
-        r2 = np.sum((moved - tgt[None]) ** 2, axis=2) / (eps * eps)
-        out[start:start + chunk] = np.mean(np.where(r2 < 1.0, 1.0 - r2, 0.0), axis=1)
+        r2 = _squared_residuals(transforms[start:start + chunk], src, tgt)
+        r2 /= eps * eps
+        np.subtract(1.0, r2, out=r2)
+        np.maximum(r2, 0.0, out=r2)  # 1 - r2 where r2 < 1, else 0
+        out[start:start + chunk] = np.mean(r2, axis=1)
     return out
 
 
@@ -153,9 +163,8 @@ def inlier_counts(transforms: np.ndarray, src: np.ndarray, tgt: np.ndarray, eps:
     """Number of matches with residual below ``eps`` under each (b, 4, 4) transform."""
     out = np.empty(len(transforms), dtype=np.int64)
     for start in range(0, len(transforms), chunk):
-        t = transforms[start:start + chunk]
-        moved = src[None] @ t[:, :3, :3].transpose(0, 2, 1) + t[:, None, :3, 3]
-        out[start:start + chunk] = np.sum(np.sum((moved - tgt[None]) ** 2, axis=2) < eps * eps, axis=1)
+        r2 = _squared_residuals(transforms[start:start + chunk], src, tgt)
+        out[start:start + chunk] = np.count_nonzero(r2 < eps * eps, axis=1)
     return out
 
 

@@ -13,6 +13,10 @@ Shape = Literal["dem", "blob", "sphere"]
 OutlierModel = Literal["surface", "box", "structured"]
 
 
+#: VBReg's named seeding option: SC2-PCR's seed count (20 % of the matches after NMS, no floor), instead of the
+#: reference's max(10 %, 1000), which makes every match a seed up to 1000 matches.
+SC2PCR_SEEDING = {"vbreg_seed_ratio": 0.2, "vbreg_n_min": 1}
+
 _SETTINGS_OF = {"sc2pcr": ["sc2_seed_ratio", "sc2_k1", "sc2_k2", "sc2_variant"],
                 "vbreg": ["vbreg_checkpoint", "vbreg_onnx", "vbreg_seed_ratio", "vbreg_n_min", "vbreg_kappa",
                           "vbreg_variant"],
@@ -69,7 +73,10 @@ class EstimatorFields(BaseModel):
         description="a VBReg ONNX file for the onnx backends; empty = the host exports the "
                     "network once (parity-checked) and caches it by weights")
     vbreg_seed_ratio: float = Field(0.1, gt=0, le=1, description="VBReg: conservative seeding ratio")
-    vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches)")
+    vbreg_n_min: int = Field(1000, ge=1, description="VBReg: at least this many seeds (all when fewer matches; the "
+                                                     "reference's 1000 seeds every one of 1000 matches); with "
+                                                     "vbreg_seed_ratio 0.2, 1 is SC2-PCR's seed count "
+                                                     "(SC2PCR_SEEDING: faster; effect: docs/fidelity.md)")
     vbreg_kappa: int = Field(40, ge=4, le=200, description="VBReg: hypothesis size (seed + kappa-1 voted matches)")
     vbreg_variant: Literal["reference", "workbench"] = Field(
         "reference", description="VBReg closed-form stages: 'reference' follows the authors' VBReg.py / "

@@ -112,6 +112,14 @@ def _top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
     return indices
 
 
+def _top_k_ranked(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Per row, the ``k`` largest entries' indices, largest first and equal scores by lower index: the first k
+    of a stable descending sort, from :func:`_top_k_indices` and a sort of only the k picked."""
+    picked = _top_k_indices(scores, k).sort(dim=1).values
+    order = torch.sort(scores.gather(1, picked), dim=1, descending=True, stable=True).indices
+    return picked.gather(1, order)
+
+
 def _wilson(counts: torch.Tensor, n: int, z: float = WILSON_Z) -> torch.Tensor:
     """:func:`wilson_lower_bound` of vote counts after ``n`` voters, in float32 as the voting keeps it."""
     p_hat = counts / n
@@ -122,10 +130,12 @@ def _wilson(counts: torch.Tensor, n: int, z: float = WILSON_Z) -> torch.Tensor:
 def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: bool = False) -> np.ndarray:
     """Hypotheses ``(seeds, kappa)``: each seed followed by the kappa-1 matches with the highest Wilson bound.
 
-    Voter n (in the given order) adds a vote to each seed's kappa-1 highest-scoring matches, ties to the lower
-    index; after n voters the vote share p_hat gives the Wilson lower bound W^n, and a match's score is
-    max_n W^n. The reference zeroes each voter's diagonal, so with few positive scores a seed may vote for
-    itself and appear twice in its hypothesis; ``exclude_seed`` never lets it be a candidate.
+    ``voters``: each voter's scores from the seeds, (len(seeds), N) rows (a voter's full matrix indexed by
+    ``seeds``; only those rows are ever needed). Voter n (in the given order) adds a vote to each seed's kappa-1
+    highest-scoring matches, ties to the lower index; after n voters the vote share p_hat gives the Wilson lower
+    bound W^n, and a match's score is max_n W^n. The reference zeroes each voter's diagonal, so with few positive
+    scores a seed may vote for itself and appear twice in its hypothesis; ``exclude_seed`` never lets it be a
+    candidate.
     """
     n = voters[0].shape[1]
     k = min(kappa - 1, n - 1 if exclude_seed else n)
@@ -136,7 +146,7 @@ def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: 
     best = torch.zeros((len(seeds), n))
     voted = []
     for i, voter in enumerate(voters, start=1):
-        scores = torch.from_numpy(np.ascontiguousarray(voter, dtype=np.float32))[idx]
+        scores = torch.from_numpy(np.array(voter, dtype=np.float32))  # a copy: its seeds' entries are set here
         scores[rows, idx] = -torch.inf if exclude_seed else 0.0
         voted.append(_top_k_indices(scores, k))
         counts.scatter_add_(1, voted[-1], ones)
@@ -146,8 +156,7 @@ def vote(voters: list[np.ndarray], seeds: np.ndarray, kappa: int, exclude_seed: 
         best.scatter_reduce_(1, cols, _wilson(counts.gather(1, cols), i), reduce="amax")
     if exclude_seed:
         best[rows, idx] = -torch.inf
-    chosen = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :k]
-    return np.c_[seeds, chosen.numpy()]
+    return np.c_[seeds, _top_k_ranked(best, k).numpy()]
 
 
 def vbreg(src: np.ndarray, tgt: np.ndarray, eps: float, infer: VBRegInference, seed: int = 0,
@@ -179,17 +188,20 @@ def vbreg(src: np.ndarray, tgt: np.ndarray, eps: float, infer: VBRegInference, s
     vote_sigma2 = 1.0 if reference else sigma2
     seeds = nms_seeds(logits.astype(np.float32) if reference else confidence, src_dist, eps, n_seeds,
                       fill="reference" if reference else "confidence")
-    cos_t = torch.from_numpy(np.ascontiguousarray(cosine))
+    # the voters' rows of the seeds only: the voting never reads the others
+    seed_cosine = torch.from_numpy(cosine[seeds])
+    seed_beta = beta[seeds]
     voters = []
     for layer in reversed(range(attention.shape[1])):
-        compat = feature_compatibility(cos_t[:, layer], vote_sigma2).numpy() * beta
-        voters += [compat, attention[:, layer]] if reference else [attention[:, layer], compat]
+        compat = feature_compatibility(seed_cosine[:, layer], vote_sigma2).numpy() * seed_beta
+        seed_attention = attention[seeds, layer]
+        voters += [compat, seed_attention] if reference else [seed_attention, compat]
     groups = vote(voters, seeds, kappa, exclude_seed=not reference)
     pair = (groups[:, :, None], groups[:, None, :])
     if reference:  # the final features' compatibility at the learned sigma, clipped at 0 only
         last = np.clip(1.0 - (1.0 - cosine[:, -1]) / np.float32(sigma2), 0.0, None).astype(np.float32)
     else:
-        last = feature_compatibility(cos_t[:, -1], sigma2).numpy()
+        last = feature_compatibility(torch.from_numpy(np.ascontiguousarray(cosine[:, -1])), sigma2).numpy()
     weight_m = beta[pair] * last[pair]
     diag = np.arange(groups.shape[1])
     weight_m[:, diag, diag] = 0.0

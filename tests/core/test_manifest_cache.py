@@ -3,6 +3,7 @@ the allow/deny configuration; the cached answer is the one a fresh load gives.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,33 @@ def test_cached_listing_matches_a_fresh_load_and_follows_changes(workbench_home,
     assert "probe.second" not in denied and denied == _plugins({**env, "WORKBENCH_PLUGINS_DENY": "probe"},
                                                                 "--no-cache")
     assert _plugins(env, "--json") == _plugins(env, "--json", "--no-cache")
+
+
+def test_a_distribution_installed_later_is_listed(workbench_home, tmp_path):
+    """A hit reads no entry points: installing a distribution changes its site folder, which the key watches."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _write(site, "probe.installed")
+    env = dict(os.environ, WORKBENCH_HOME=str(workbench_home),
+               PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    before = _plugins(env)
+    assert "probe.installed" not in before and _plugins(env) == before
+    dist = site / "wbcache_probe-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wbcache-probe\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[workbench.plugins]\nprobe = wbcache_probe\n")
+    after = _plugins(env)
+    assert "probe.installed" in after and after == _plugins(env, "--no-cache")
+
+
+def test_a_damaged_cache_is_a_miss(workbench_home):
+    from workbench.core.assets import cache_dir
+    from workbench.core.manifest_cache import _base_key, cached_listing
+
+    path = cache_dir() / "plugins" / "listing-probe.json"
+    path.parent.mkdir(parents=True)
+    base = _base_key("probe")  # the same base: the stored folders would be reused, were they not damaged
+    for damaged in ("not json", '["a list"]', json.dumps({"base": base, "folders": [1], "key": "y", "text": 3})):
+        path.write_text(damaged)
+        assert cached_listing(lambda: "built", "probe") == "built"
+    assert cached_listing(lambda: "built again", "probe") == "built"  # stored: a hit now

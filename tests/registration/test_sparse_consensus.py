@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from wb_registration.consensus import indicator_product
-from wb_registration.vbreg import WILSON_Z, _top_k_indices, vote
+from wb_registration.vbreg import WILSON_Z, _top_k_indices, _top_k_ranked, vote
 
 
 def _dense_vote(voters, seeds, kappa, exclude_seed):
@@ -44,7 +44,8 @@ def test_sparse_voting_equals_the_dense_wilson_bound(exclude_seed, levels):
             v = np.round(v * levels / 3).astype(np.float32)
         voters.append(v)
     seeds = rng.choice(n, 40, replace=False)
-    np.testing.assert_array_equal(vote(voters, seeds, 12, exclude_seed), _dense_vote(voters, seeds, 12, exclude_seed))
+    np.testing.assert_array_equal(vote([v[seeds] for v in voters], seeds, 12, exclude_seed),
+                                  _dense_vote(voters, seeds, 12, exclude_seed))
 
 
 def test_top_k_breaks_ties_at_the_kth_value_towards_the_lower_index():
@@ -58,3 +59,14 @@ def test_indicator_product_equals_the_dense_product():
     rows = graph[rng.choice(300, 60, replace=False)]
     rows[0] = 0.0  # a row with no ones
     np.testing.assert_array_equal(indicator_product(rows, graph), rows @ graph)
+
+
+@pytest.mark.parametrize("levels", [None, 3])
+def test_ranked_top_k_is_the_head_of_a_stable_descending_sort(levels):
+    rng = np.random.default_rng(5)
+    scores = torch.from_numpy(rng.normal(size=(50, 200)).astype(np.float32))
+    if levels:  # many exact ties, with -0.0 among the zeros
+        scores = torch.round(scores * levels) / levels
+        scores[:, ::7] = -0.0
+    expected = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :12]
+    assert torch.equal(_top_k_ranked(scores, 12), expected)

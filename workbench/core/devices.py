@@ -7,15 +7,15 @@ itself through ``set_probe`` (e.g. from a subprocess).
 
 from __future__ import annotations
 
-import ctypes.util
 import functools
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
+from typing import TYPE_CHECKING
 
 from workbench.core.errors import DeviceError
-from workbench.core.specs import TaskSpec
+
+if TYPE_CHECKING:
+    from workbench.core.specs import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ def _local_torch_cuda_devices() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1)
 def _local_onnx_cuda_usable() -> bool:
-    try:
+    import ctypes.util
 
+    try:
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:
@@ -161,6 +162,8 @@ def resolve(spec: TaskSpec, backend: str = "auto", device: str = "auto") -> Plac
 
 
 def _version(dist: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -176,6 +179,8 @@ def package_versions() -> dict[str, str]:
 
 def describe() -> dict[str, object]:
     """Everything ``workbench info`` prints: platform, versions, torch and ONNX Runtime devices."""
+    import platform
+
     from workbench import __version__
     from workbench.core.build_info import build_info
     from workbench.core.plugin_folders import app_plugins_folder, plugin_folders

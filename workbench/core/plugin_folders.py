@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from importlib.metadata import Distribution, EntryPoint, PackageNotFoundError, distributions, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.core import assets
+
+if TYPE_CHECKING:  # importlib.metadata is imported where used: plugin_folders() is on the GUI's first-frame path
+    from importlib.metadata import Distribution, EntryPoint
 
 PATH_VARIABLE = "WORKBENCH_PLUGINS_PATH"
 
@@ -81,6 +83,8 @@ def discover(folders: list[Path] | None = None, group: str = "workbench.plugins"
     for site in sites:
         if str(site) not in sys.path:
             sys.path.append(str(site))
+    from importlib.metadata import distributions
+
     for site in sites:
         for dist in distributions(path=[str(site)]):
             problem = unmet_requirement(dist)
@@ -92,6 +96,9 @@ def discover(folders: list[Path] | None = None, group: str = "workbench.plugins"
 
 def unmet_requirement(dist: Distribution) -> str:
     """Why ``dist`` cannot run here (Python version, a missing or too old/new requirement), or ``""``."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 

@@ -11,7 +11,6 @@ ONNX Runtime into the window's process either - a worker subprocess job keeps th
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 
@@ -43,6 +42,8 @@ def probe(timeout: float = 300.0) -> dict:
 
     A probe that fails answers "no CUDA", so a job asking for CUDA fails with the core's "no usable CUDA" error.
     """
+    import subprocess  # here: the window's first frame does not need it
+
     global _CACHE
     with _LOCK:
         if _CACHE is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
@@ -11,7 +11,9 @@ from PySide6.QtCore import qVersion
 import workbench
 from workbench.core import assets
 from workbench.core.devices import package_versions
-from workbench.core.plugins import PluginHost
+
+if TYPE_CHECKING:
+    from workbench.core.plugins import PluginHost
 
 
 def docs_location() -> Path | None:
@@ -29,6 +31,8 @@ def log_folder() -> Path:
 
 def about_html(host: PluginHost) -> str:
     """Versions of the workbench, Python, Qt and the key packages, and the plugins with theirs."""
+    import platform
+
     versions = package_versions()
     rows = [("Alignment Workbench", versions.get("alignment-workbench", "?")),
             ("Python", platform.python_version()), ("Qt / PySide6", f"{qVersion()} / {pyside_version}"),

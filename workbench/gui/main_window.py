@@ -1,15 +1,18 @@
 """The main window: task browser, parameter form, job queue, log and run history docks around result tabs.
 
-Nothing heavy is imported here: the result views (matplotlib) load when the first result arrives, and
-tasks run through the core Runner off the GUI thread.
+Nothing heavy is imported here: the first frame draws the task browser from the cached plugin listing, and the
+plugin host, the run store, the jobs, the form and the run history (pydantic, numpy, every plugin) are built
+right after it is painted, or by their first use; the result views (matplotlib) load when the first result
+arrives, and tasks run through the core Runner off the GUI thread.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,10 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QPlainTextEdit,
-    QStyle,
-    QSystemTrayIcon,
     QTabBar,
     QTabWidget,
     QToolButton,
@@ -29,21 +29,34 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core import assets, devices
-from workbench.core.plugins import PluginHost, PluginInfo, get_host
-from workbench.core.results import Result
-from workbench.core.runner import RunEvent, RunRequest
-from workbench.core.runstore import RunRecord, RunStore
-from workbench.core.specs import SampleSpec, TaskSpec, resolve_entry
+from workbench.core.plugin_listing import Listing, cached_browser_listing, listing_of
 from workbench.gui import device_probe
 from workbench.gui import settings as memory
 from workbench.gui.device_probe import MachineDevices
 from workbench.gui.error_panel import ErrorPanel
 from workbench.gui.help_info import about_html, docs_location, log_folder
-from workbench.gui.history import RunHistory
-from workbench.gui.job_queue import JobQueueView
-from workbench.gui.jobs import JobEntry, JobManager
-from workbench.gui.param_form import ParamForm
 from workbench.gui.task_browser import TaskBrowser
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
+
+    from workbench.core.plugins import PluginHost
+    from workbench.core.results import Result
+    from workbench.core.runner import RunEvent, RunRequest
+    from workbench.core.runstore import RunRecord, RunStore
+    from workbench.core.specs import SampleSpec, TaskSpec
+    from workbench.gui.history import RunHistory
+    from workbench.gui.job_queue import JobQueueView
+    from workbench.gui.jobs import JobEntry, JobManager
+    from workbench.gui.param_form import ParamForm
+
+
+def _loading() -> QLabel:
+    """What a dock shows in the first frame, until :meth:`MainWindow.finish_start` puts its widget in."""
+    label = QLabel("loading…")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
 
 WELCOME = """<h2>Alignment Workbench</h2>
 <p>Pick a task on the left, fill its parameters on the right and press <b>Run</b>.
@@ -64,6 +77,8 @@ class _SampleLoader(QRunnable):
         self.spec, self.signals = spec, signals
 
     def run(self) -> None:
+        from workbench.core.specs import resolve_entry
+
         try:
             data = resolve_entry(self.spec.loader)()
         except Exception as exc:  # a broken sample loader is reported, not fatal
@@ -145,15 +160,17 @@ class MainWindow(QMainWindow):
         self._tray: QSystemTrayIcon | None = None
         self.last_notice: tuple[str, str, str] | None = None
         self._log_file = None
-        self.host = host or get_host()
-        self.store = store or RunStore(assets.runs_dir())
-        self.titles = {t.id: t.title for t in self.host.registry.tasks.values()}
+        self._host, self._store, self._parallel_jobs = host, store, parallel_jobs
+        self._started = False
+        listing = listing_of(host) if host is not None else cached_browser_listing()
+        if listing is None:  # this process already holds a host: no cache needed
+            listing = listing_of(self.host)
+        self.titles = {t["id"]: t["title"] for family in listing["families"] for t in family["tasks"]}
         self.views: dict[tuple[str, str], QWidget] = {}
         self.run_tabs: dict[str, RunTab] = {}
         devices.set_probe(device_probe.answer)  # a job's placement asks the probe's subprocess, never torch in here
         self._probe_installed = True
         self.machine = MachineDevices(self)
-        self.jobs = JobManager(self.host, self.store, parallel=parallel_jobs, parent=self)
         self._sample_signals = _SampleSignals()
         self._sample_signals.loaded.connect(self._sample_loaded)
 
@@ -174,43 +191,115 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(welcome, "Welcome")
         self.setCentralWidget(self.tabs)
 
-        self.browser = TaskBrowser(self.host)
+        self.browser = TaskBrowser(listing)
         self.browser.setMinimumWidth(280)
-        self.form = ParamForm(self.machine)
-        self.queue = JobQueueView(self.jobs)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
-        self.history = RunHistory(self.store, self.titles)
         left = self._dock("Tasks", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        params_dock = self._dock("Parameters", self.form, Qt.DockWidgetArea.RightDockWidgetArea)
-        jobs_dock = self._dock("Jobs", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea)
+        params_dock = self._dock("Parameters", _loading(), Qt.DockWidgetArea.RightDockWidgetArea)
+        jobs_dock = self._dock("Jobs", _loading(), Qt.DockWidgetArea.BottomDockWidgetArea)
         log_dock = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
-        history_dock = self._dock("Run history", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
+        history_dock = self._dock("Run history", _loading(), Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(jobs_dock, log_dock)
         self.tabifyDockWidget(log_dock, history_dock)
         jobs_dock.raise_()
         self._sized_docks = False
         self._left_dock, self._params_dock, self._jobs_dock = left, params_dock, jobs_dock
-        self._menus()
+        self._history_dock = history_dock
+        self._menus([left, params_dock, jobs_dock, log_dock, history_dock])
 
-        self.browser.task_selected.connect(self.select_task)
+        self.browser.task_selected.connect(self._task_chosen)
         self.browser.plugin_selected.connect(self._plugin_selected)
-        self.browser.info_selected.connect(self.form.show_info)
-        self.browser.sample_activated.connect(self.open_sample)
-        self.form.run_requested.connect(self.submit)
-        self.jobs.event.connect(self._job_event)
-        self.jobs.finished.connect(self._job_finished)
-        self.jobs.batch_finished.connect(self._batch_finished)
-        self.history.open_requested.connect(self.open_run)
-        self.history.load_requested.connect(self.load_request)
-        self.history.rerun_requested.connect(self.rerun)
-        loaded = [p for p in self.host.plugins.values() if p.status == "loaded" and p.name != "host"]
-        failed = self.host.failed()
-        self.statusBar().showMessage(f"{len(loaded)} plugins loaded, {len(failed)} failed, "
-                                     f"{len(self.host.registry.tasks)} tasks")
+        self.browser.info_selected.connect(lambda text: self.form.show_info(text))
+        self.browser.sample_activated.connect(lambda ref: self.open_sample(self.host.registry.samples[ref]))
+        self._status_from(listing)
         self._restore_layout()
+        self.browser.viewport().installEventFilter(self)  # the first paint starts the rest (finish_start)
         QTimer.singleShot(300, self.machine.start)
+
+    # --- start-up: the first frame, then the rest -------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Paint and watched is self.browser.viewport():
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self.finish_start)
+        return super().eventFilter(watched, event)
+
+    def finish_start(self) -> None:
+        """Load the plugin host and build the run store, jobs, form, job queue and run history (once): right
+        after the first frame, or earlier when something needs them."""
+        if self._started:
+            return
+        self._started = True
+        from workbench.core.runstore import RunStore
+        from workbench.gui.history import RunHistory
+        from workbench.gui.job_queue import JobQueueView
+        from workbench.gui.jobs import JobManager
+        from workbench.gui.param_form import ParamForm
+
+        host = self.host
+        listing = listing_of(host)
+        if listing != self.browser.listing:  # the host changed since the listing was cached
+            self.browser.populate(listing)
+            self._status_from(listing)
+        self.titles.update({t.id: t.title for t in host.registry.tasks.values()})
+        self._store = self._store or RunStore(assets.runs_dir())
+        self._jobs = JobManager(host, self._store, parallel=self._parallel_jobs, parent=self)
+        self._form = ParamForm(self.machine)
+        self._queue = JobQueueView(self._jobs)
+        self._history = RunHistory(self._store, self.titles)
+        for dock, widget in ((self._params_dock, self._form), (self._jobs_dock, self._queue),
+                             (self._history_dock, self._history)):
+            dock.widget().deleteLater()
+            dock.setWidget(widget)
+        self._form.run_requested.connect(self.submit)
+        self._jobs.event.connect(self._job_event)
+        self._jobs.finished.connect(self._job_finished)
+        self._jobs.batch_finished.connect(self._batch_finished)
+        self._history.open_requested.connect(self.open_run)
+        self._history.load_requested.connect(self.load_request)
+        self._history.rerun_requested.connect(self.rerun)
+
+    @property
+    def host(self) -> PluginHost:
+        """The plugin host (loaded at the first use)."""
+        if self._host is None:
+            from workbench.core.plugins import get_host
+
+            self._host = get_host()
+        return self._host
+
+    @property
+    def store(self) -> RunStore:
+        self.finish_start()
+        return self._store
+
+    @property
+    def jobs(self) -> JobManager:
+        self.finish_start()
+        return self._jobs
+
+    @property
+    def form(self) -> ParamForm:
+        self.finish_start()
+        return self._form
+
+    @property
+    def queue(self) -> JobQueueView:
+        self.finish_start()
+        return self._queue
+
+    @property
+    def history(self) -> RunHistory:
+        self.finish_start()
+        return self._history
+
+    def _status_from(self, listing: Listing) -> None:
+        plugins = listing["plugins"]
+        loaded = sum(p["status"] == "loaded" for p in plugins)
+        failed = sum(p["status"] == "failed" for p in plugins)
+        tasks = sum(len(family["tasks"]) for family in listing["families"])
+        self.statusBar().showMessage(f"{loaded} plugins loaded, {failed} failed, {tasks} tasks")
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -228,14 +317,14 @@ class MainWindow(QMainWindow):
         self.addAction(action)  # shortcuts work with the menu bar hidden too
         return action
 
-    def _menus(self) -> None:
+    def _menus(self, docks: list[QDockWidget]) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open recipe…", self.open_recipe_dialog, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open run folder…", self.open_run_dialog, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
-        self._action(file_menu, "Export session as recipe…", self.history.export_session_dialog)
+        self._action(file_menu, "Export session as recipe…", lambda: self.history.export_session_dialog())
         file_menu.addSeparator()
         close_keys = list(dict.fromkeys([QKeySequence("Ctrl+W"),
                                          *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]))
@@ -244,7 +333,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
-        for dock in self.findChildren(QDockWidget):
+        for dock in docks:
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addMenu(self.tab_list)
@@ -290,6 +379,8 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_folder())))
 
     def show_about(self) -> QMessageBox:
+        from PySide6.QtWidgets import QMessageBox  # imported where used: its enums would cost the first frame
+
         box = QMessageBox(QMessageBox.Icon.Information, "About Alignment Workbench", about_html(self.host),
                           QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.RichText)
@@ -297,6 +388,9 @@ class MainWindow(QMainWindow):
         return box
 
     # --- tasks and jobs -----------------------------------------------------------------------------
+    def _task_chosen(self, ref: str) -> None:
+        self.select_task(self.host.registry.tasks[ref])
+
     def select_task(self, spec: TaskSpec | str) -> None:
         if isinstance(spec, str):
             self.browser.select_task(spec)
@@ -340,6 +434,8 @@ class MainWindow(QMainWindow):
         if record.task not in self.host.registry.tasks:
             self.statusBar().showMessage(f"{record.id}: task {record.task} is not installed", 8000)
             return None
+        from workbench.core.runner import RunRequest
+
         return self.submit(RunRequest(**record.request()))
 
     def open_run_dialog(self) -> None:
@@ -380,6 +476,8 @@ class MainWindow(QMainWindow):
             return None
         steps = "\n".join(f"{s.index}. {s.name} ({s.task})" for s in batch.record.steps)
         if confirm:
+            from PySide6.QtWidgets import QMessageBox
+
             box = QMessageBox(QMessageBox.Icon.Question, "Run recipe",
                               f"Run the {len(batch.steps)} steps of '{batch.recipe.name}'?",
                               QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
@@ -430,6 +528,8 @@ class MainWindow(QMainWindow):
         return channel
 
     def _desktop_notice(self, title: str, message: str) -> str:
+        from PySide6.QtWidgets import QStyle, QSystemTrayIcon
+
         if QSystemTrayIcon.isSystemTrayAvailable():
             if self._tray is None:
                 self._tray = QSystemTrayIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon), self)
@@ -520,7 +620,8 @@ class MainWindow(QMainWindow):
         while self.tabs.count():
             self._close_tab(self.tabs.count() - 1)
 
-    def _plugin_selected(self, info: PluginInfo) -> None:
+    def _plugin_selected(self, name: str) -> None:
+        info = self.host.plugins[name]
         tasks = ", ".join(info.tasks) or "no tasks"
         self.form.show_info(f"<b>{info.name}</b> {info.version} ({info.status})<br>{info.module}<br>{tasks}")
         if info.status == "failed":
@@ -528,6 +629,8 @@ class MainWindow(QMainWindow):
 
     def open_run(self, run_dir: Path, record: RunRecord | None = None) -> None:
         """Open a past run in its own tab; a run that is already open is brought to the front instead."""
+        from workbench.core.runstore import RunStore
+
         record = record or RunStore.load(run_dir)
         tab = self.run_tabs.get(record.id)
         if tab is not None and self.tabs.indexOf(tab) >= 0:
@@ -594,9 +697,11 @@ class MainWindow(QMainWindow):
 
     def confirm_quit(self) -> bool:
         """With jobs still running or queued, ask before quitting (quitting cancels them)."""
-        running = self.jobs.running()
+        running = self.jobs.running() if self._started else []
         if not running:
             return True
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(QMessageBox.Icon.Question, "Quit Alignment Workbench",
                           f"{len(running)} job(s) are still running or queued: {running[0].title}"
                           + (" …" if len(running) > 1 else "") + ". Quit and cancel them?",
@@ -611,8 +716,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
-        self.jobs.cancel_all()
-        self.jobs.wait(5000)
+        if self._started:
+            self.jobs.cancel_all()
+            self.jobs.wait(5000)
         self.machine.stop()
         if self._probe_installed:
             self._probe_installed = False
