@@ -196,12 +196,24 @@ class AlignITInputs:
     splice: Splice
 
 
+def end_rows(tokenizer, prompt: str, concept_prompt: str) -> tuple[list[int], list[int]]:
+    """The end-of-text and padding rows of the concept prompt (``src``) and of the prompt (``dst``), paired in
+    order, as many as both have."""
+    length = tokenizer.model_max_length
+    first_src, first_dst = (len(tokenizer(p, truncation=True, max_length=length).input_ids) - 1
+                            for p in (concept_prompt, prompt))
+    count = length - max(first_src, first_dst)
+    return list(range(first_src, first_src + count)), list(range(first_dst, first_dst + count))
+
+
 def prepare(base_pipe, custom_pipe, prompt: str, concept: str, *, template: str = "a photo of {}",
             concept_prompt: str | None = None, stand_in: str | None = None, keys: bool = True, values: bool = True,
-            conditional_only: bool = True, negative_prompt: str = "") -> AlignITInputs:
+            conditional_only: bool = True, negative_prompt: str = "", splice_end: bool = False) -> AlignITInputs:
     """Both branches' states and the splice. The prompt names the concept as the customised tokenizer knows it
     (``<sks>``); the base branch reads it with ``stand_in`` in its place (default: the concept itself), which must
-    take the same number of tokens so every other token keeps its position."""
+    take the same number of tokens so every other token keeps its position. ``splice_end`` (not in the paper)
+    also takes the end-of-text and padding rows from the concept prompt: a causal text encoder summarises the
+    concept there, and a small model's learnt token may act through those rows more than through its own."""
     if not prompt.strip():
         raise UserError("prompt is empty")
     if "{}" not in template and concept_prompt is None:
@@ -219,10 +231,11 @@ def prepare(base_pipe, custom_pipe, prompt: str, concept: str, *, template: str 
         raise UserError(f"the base tokenizer reads {base_prompt!r} as {len(base_ids)} tokens, the customised one "
                         f"reads the prompt as {len(custom_ids)}: give stand_in= a word of as many tokens as "
                         f"{concept!r} (a class word for a textual-inversion token)")
+    end_src, end_dst = end_rows(custom_pipe.tokenizer, prompt, concept_prompt) if splice_end else ([], [])
     device = custom_pipe.unet.device
     cond, uncond = base_pipe.encode_prompt(base_prompt, device, 1, True, negative_prompt=negative_prompt)
     concept_states, _ = custom_pipe.encode_prompt(concept_prompt, device, 1, False)
-    splice = Splice(concept_states, src, dst, keys, values, conditional_only)
+    splice = Splice(concept_states, src + end_src, dst + end_dst, keys, values, conditional_only)
     return AlignITInputs(base_prompt, concept_prompt, dst, src, cond, uncond, splice)
 
 

@@ -44,7 +44,8 @@ class AlignITParams(VersionedParams, SamplingFields):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "paths": {"model": "dir", "custom": "file"}, "groups": {
-        "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional"],
+        "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional",
+                   "splice_end"],
         "Sampling": ["seeds", "steps", "guidance", "size"],
         "Views": ["attention_maps", "judge_as"]}})
 
@@ -63,6 +64,9 @@ class AlignITParams(VersionedParams, SamplingFields):
     splice_keys: bool = Field(True, description="take the concept's keys from the customised model")
     splice_values: bool = Field(True, description="take the concept's values from the customised model")
     splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
+    splice_end: bool = Field(False, description="also take the end-of-text and padding rows from the customised "
+                                                "model on the concept prompt (not in the paper: a causal text "
+                                                "encoder summarises the concept there)")
     attention_maps: bool = Field(True, description="record the cross-attention maps per token")
     judge_as: str = Field("", description="the shapes-world object the concept stands for (e.g. 'red star'): the "
                                           "independent shapes checker then judges the three variants on the "
