@@ -95,20 +95,29 @@ def test_a_textual_inversion_concept_drifts_later_tokens_and_alignit_keeps_the_b
     assert np.abs(aligned - customised).max() > 1e-3
 
 
-def test_splice_end_takes_the_end_rows_from_the_concept_prompt(base):
+def test_end_rows_come_from_the_concept_prompt_or_add_its_difference(base):
     custom = _textual_inversion(base)
     prompt, concept_prompt = "a <c> circle left of a blue square", "a photo of <c>"
-    plain = alignit.prepare(base, custom, prompt, "<c>", stand_in="x", concept_prompt=concept_prompt)
-    inputs = alignit.prepare(base, custom, prompt, "<c>", stand_in="x", concept_prompt=concept_prompt,
-                             splice_end=True)
+    kwargs = dict(stand_in="x", concept_prompt=concept_prompt)
+    plain = alignit.prepare(base, custom, prompt, "<c>", **kwargs)
+    spliced = alignit.prepare(base, custom, prompt, "<c>", end="concept", **kwargs)
     n_prompt, n_concept = (len(custom.tokenizer(p).input_ids) for p in (prompt, concept_prompt))
     end = list(range(n_prompt - 1, 77))
-    assert inputs.dst == plain.dst and list(inputs.splice.dst) == plain.dst + end
-    assert list(inputs.splice.src) == plain.src + list(range(n_concept - 1, n_concept - 1 + len(end)))
-    assert np.abs(_alignit(base, custom, inputs) - _alignit(base, custom, plain)).max() > 1e-3
-    twin = copy.deepcopy(base)
-    same = alignit.prepare(base, twin, PROMPT, "red", concept_prompt=PROMPT, splice_end=True)
-    np.testing.assert_array_equal(_alignit(base, twin, same), _sample(base, prompt=PROMPT))
+    assert spliced.dst == plain.dst and list(spliced.splice.dst) == plain.dst + end
+    assert list(spliced.splice.src) == plain.src + list(range(n_concept - 1, n_concept - 1 + len(end)))
+    delta = alignit.prepare(base, custom, prompt, "<c>", end="delta", **kwargs)
+    assert list(delta.splice.dst) == plain.dst
+    changed = (delta.prompt_embeds - plain.prompt_embeds).abs().amax(dim=-1)[0]
+    assert torch.all(changed[: n_prompt - 1] == 0) and torch.all(changed[n_prompt - 1:] > 0)
+    images = [_alignit(base, custom, inputs) for inputs in (plain, spliced, delta)]
+    assert min(np.abs(a - b).max() for a, b in zip(images, images[1:] + images[:1])) > 1e-3
+    reference = _sample(base, prompt=PROMPT)
+    for mode in ("concept", "delta"):
+        twin = copy.deepcopy(base)
+        same = alignit.prepare(base, twin, PROMPT, "red", concept_prompt=PROMPT, end=mode)
+        np.testing.assert_array_equal(_alignit(base, twin, same), reference)
+    with pytest.raises(UserError, match="end='tail'"):
+        alignit.prepare(base, custom, prompt, "<c>", end="tail", **kwargs)
 
 
 def test_layers_choose_where_to_splice(base):
