@@ -22,6 +22,8 @@ import torch
 
 from workbench.api import UserError
 
+END_ROWS = ("base", "concept", "delta")
+
 
 @dataclass
 class Splice:
@@ -196,12 +198,26 @@ class AlignITInputs:
     splice: Splice
 
 
+def end_rows(tokenizer, prompt: str, concept_prompt: str) -> tuple[list[int], list[int]]:
+    """The end-of-text and padding rows of the concept prompt (``src``) and of the prompt (``dst``), paired in
+    order, as many as both have."""
+    length = tokenizer.model_max_length
+    first_src, first_dst = (len(tokenizer(p, truncation=True, max_length=length).input_ids) - 1
+                            for p in (concept_prompt, prompt))
+    count = length - max(first_src, first_dst)
+    return list(range(first_src, first_src + count)), list(range(first_dst, first_dst + count))
+
+
 def prepare(base_pipe, custom_pipe, prompt: str, concept: str, *, template: str = "a photo of {}",
             concept_prompt: str | None = None, stand_in: str | None = None, keys: bool = True, values: bool = True,
-            conditional_only: bool = True, negative_prompt: str = "") -> AlignITInputs:
+            conditional_only: bool = True, negative_prompt: str = "", end: str = "base") -> AlignITInputs:
     """Both branches' states and the splice. The prompt names the concept as the customised tokenizer knows it
     (``<sks>``); the base branch reads it with ``stand_in`` in its place (default: the concept itself), which must
-    take the same number of tokens so every other token keeps its position."""
+    take the same number of tokens so every other token keeps its position. ``end`` (not in the paper) says where
+    the prompt's end-of-text and padding rows come from, where a causal text encoder summarises what came before
+    (a small model's learnt token may act through them more than through its own row): ``base`` (the paper),
+    ``concept`` (spliced from the concept prompt) or ``delta`` (the base's, plus the customised minus the base
+    encoder's end rows of the concept prompt: the concept added, the rest of the prompt kept)."""
     if not prompt.strip():
         raise UserError("prompt is empty")
     if "{}" not in template and concept_prompt is None:
@@ -219,10 +235,19 @@ def prepare(base_pipe, custom_pipe, prompt: str, concept: str, *, template: str 
         raise UserError(f"the base tokenizer reads {base_prompt!r} as {len(base_ids)} tokens, the customised one "
                         f"reads the prompt as {len(custom_ids)}: give stand_in= a word of as many tokens as "
                         f"{concept!r} (a class word for a textual-inversion token)")
+    if end not in END_ROWS:
+        raise UserError(f"end={end!r}: expected one of {', '.join(END_ROWS)}")
+    end_src, end_dst = end_rows(custom_pipe.tokenizer, prompt, concept_prompt) if end != "base" else ([], [])
     device = custom_pipe.unet.device
     cond, uncond = base_pipe.encode_prompt(base_prompt, device, 1, True, negative_prompt=negative_prompt)
     concept_states, _ = custom_pipe.encode_prompt(concept_prompt, device, 1, False)
-    splice = Splice(concept_states, src, dst, keys, values, conditional_only)
+    if end == "delta":
+        base_concept, _ = base_pipe.encode_prompt(concept_prompt.replace(concept, stand_in or concept), device, 1,
+                                                  False)
+        cond = cond.clone()
+        cond[:, end_dst] += concept_states[:, end_src] - base_concept[:, end_src]
+        end_src, end_dst = [], []
+    splice = Splice(concept_states, src + end_src, dst + end_dst, keys, values, conditional_only)
     return AlignITInputs(base_prompt, concept_prompt, dst, src, cond, uncond, splice)
 
 

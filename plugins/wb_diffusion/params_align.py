@@ -44,7 +44,8 @@ class AlignITParams(VersionedParams, SamplingFields):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "paths": {"model": "dir", "custom": "file"}, "groups": {
-        "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional"],
+        "Splice": ["template", "stand_in", "layers", "splice_keys", "splice_values", "splice_unconditional",
+                   "end_rows"],
         "Sampling": ["seeds", "steps", "guidance", "size"],
         "Views": ["attention_maps", "judge_as"]}})
 
@@ -63,6 +64,11 @@ class AlignITParams(VersionedParams, SamplingFields):
     splice_keys: bool = Field(True, description="take the concept's keys from the customised model")
     splice_values: bool = Field(True, description="take the concept's values from the customised model")
     splice_unconditional: bool = Field(False, description="also splice the unconditional half of the CFG batch")
+    end_rows: Literal["base", "concept", "delta"] = Field(
+        "base", description="the prompt's end-of-text and padding rows (not in the paper, where a causal text "
+                            "encoder summarises the prompt): base (the paper); concept: spliced from the customised "
+                            "model on the concept prompt; delta: the base's plus the customised minus the base "
+                            "encoder's on the concept prompt (a text-encoder customisation only)")
     attention_maps: bool = Field(True, description="record the cross-attention maps per token")
     judge_as: str = Field("", description="the shapes-world object the concept stands for (e.g. 'red star'): the "
                                           "independent shapes checker then judges the three variants on the "

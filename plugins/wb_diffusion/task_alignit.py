@@ -71,7 +71,8 @@ def run(params: AlignITParams, ctx: RunContext):
     custom = load_customised(params, ctx.device)
     inputs = alignit.prepare(base, custom, params.prompt, params.concept, template=params.template,
                              stand_in=params.stand_in or None, keys=params.splice_keys,
-                             values=params.splice_values, conditional_only=not params.splice_unconditional)
+                             values=params.splice_values, conditional_only=not params.splice_unconditional,
+                             end=params.end_rows)
     ctx.log(f"base branch reads {inputs.base_prompt!r}; concept prompt {inputs.concept_prompt!r}; concept rows "
             f"{inputs.dst} <- {inputs.src}")
     sampling = (params.seeds, params.steps, params.guidance, params.size, params.size)

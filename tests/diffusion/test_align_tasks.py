@@ -8,6 +8,7 @@ pytest.importorskip("diffusers")
 import numpy as np  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
+from workbench.core.errors import ParamError  # noqa: E402
 from workbench.core.runner import Runner, RunRequest  # noqa: E402
 from workbench.core.runstore import RunState, RunStore  # noqa: E402
 
@@ -73,6 +74,11 @@ def test_alignit_task_compares_base_customised_and_alignit(workbench_home, embed
 def test_alignit_task_names_bad_input(workbench_home, embedding, params, message):
     _, record = _run("diffusion.alignit", **{"custom": str(embedding), "stand_in": "x", **params})
     assert record.state == RunState.FAILED and message in record.error
+
+
+def test_alignit_task_refuses_an_unknown_end_rows_mode(workbench_home, embedding):
+    with pytest.raises(ParamError, match="end_rows: Input should be 'base', 'concept' or 'delta'"):
+        _run("diffusion.alignit", custom=str(embedding), stand_in="x", end_rows="tail")
 
 
 def test_longalign_evaluate_judges_late_objects_with_the_checker(workbench_home):

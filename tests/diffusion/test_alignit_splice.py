@@ -95,6 +95,31 @@ def test_a_textual_inversion_concept_drifts_later_tokens_and_alignit_keeps_the_b
     assert np.abs(aligned - customised).max() > 1e-3
 
 
+def test_end_rows_come_from_the_concept_prompt_or_add_its_difference(base):
+    custom = _textual_inversion(base)
+    prompt, concept_prompt = "a <c> circle left of a blue square", "a photo of <c>"
+    kwargs = dict(stand_in="x", concept_prompt=concept_prompt)
+    plain = alignit.prepare(base, custom, prompt, "<c>", **kwargs)
+    spliced = alignit.prepare(base, custom, prompt, "<c>", end="concept", **kwargs)
+    n_prompt, n_concept = (len(custom.tokenizer(p).input_ids) for p in (prompt, concept_prompt))
+    end = list(range(n_prompt - 1, 77))
+    assert spliced.dst == plain.dst and list(spliced.splice.dst) == plain.dst + end
+    assert list(spliced.splice.src) == plain.src + list(range(n_concept - 1, n_concept - 1 + len(end)))
+    delta = alignit.prepare(base, custom, prompt, "<c>", end="delta", **kwargs)
+    assert list(delta.splice.dst) == plain.dst
+    changed = (delta.prompt_embeds - plain.prompt_embeds).abs().amax(dim=-1)[0]
+    assert torch.all(changed[: n_prompt - 1] == 0) and torch.all(changed[n_prompt - 1:] > 0)
+    images = [_alignit(base, custom, inputs) for inputs in (plain, spliced, delta)]
+    assert min(np.abs(a - b).max() for a, b in zip(images, images[1:] + images[:1])) > 1e-3
+    reference = _sample(base, prompt=PROMPT)
+    for mode in ("concept", "delta"):
+        twin = copy.deepcopy(base)
+        same = alignit.prepare(base, twin, PROMPT, "red", concept_prompt=PROMPT, end=mode)
+        np.testing.assert_array_equal(_alignit(base, twin, same), reference)
+    with pytest.raises(UserError, match="end='tail'"):
+        alignit.prepare(base, custom, prompt, "<c>", end="tail", **kwargs)
+
+
 def test_layers_choose_where_to_splice(base):
     custom = _textual_inversion(base)
     inputs = alignit.prepare(base, custom, "a <c> circle", "<c>", stand_in="x")
