@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip, load_sample
+from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, UserError, load_clip, load_sample
 
 
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
-    """Shapes pairs (drawn foils, or model samples ranked by a CLIP) written as a folder + pairs.jsonl."""
+    """Shapes pairs (drawn foils, or on-policy model samples ranked by a CLIP) written as a folder + pairs.jsonl;
+    the captions are the train split's unless ``split`` says otherwise."""
     if params.source == "foils":
         pairs = shape_foil_pairs(params.n, seed=params.data_seed, split=params.split, image_size=params.image_size,
                                  kinds=params.foil_kinds)
@@ -18,9 +19,15 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
         pipe = load_pipeline(params.model, device=ctx.device)
         captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
                                                    min_objects=1, max_objects=1)]
-        yield Progress(0.1, f"sampling two images for each of {len(captions)} captions")
+        yield Progress(0.1, f"sampling {params.k} images for each of {len(captions)} captions")
         pairs = reward_ranked_pairs(pipe, captions, load_clip(params.reward, device=ctx.device), seed=ctx.seed,
-                                    steps=params.steps, guidance=params.guidance)
+                                    steps=params.steps, guidance=params.guidance, k=params.k,
+                                    min_margin=params.min_margin)
+        if not pairs:
+            raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in CLIP "
+                            "cosine; lower it or raise k")
+        ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped (CLIP cosine gap below "
+                f"min_margin={params.min_margin}, or a tie)")
     path = write_pairs(pairs, ctx.artifacts / "pairs", seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")
     shown = pairs[:8]

@@ -92,6 +92,12 @@ def test_made_pairs_train_from_their_folder(workbench_home):
     assert "4 pairs" in (run_dir / "log.txt").read_text()
 
 
+def test_on_policy_pairs_with_an_unmet_margin_fail_naming_it(workbench_home):
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params={
+        "source": "samples", "model": "tiny-random", "n": 2, "k": 3, "steps": 1, "min_margin": 2.0}))
+    assert record.state == RunState.FAILED and "min_margin=2.0: no caption's samples" in record.error
+
+
 @pytest.mark.slow
 def test_killing_mapo_mid_run_and_resuming_gives_the_same_lora(tmp_path, workbench_home):
     import os
