@@ -6,6 +6,8 @@ from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
 from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, UserError, load_clip, load_sample
 
+CAPTIONS_PER_PROGRESS = 16
+
 
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
     """Shapes pairs (drawn foils, or on-policy model samples ranked by a CLIP) written as a folder + pairs.jsonl;
@@ -19,10 +21,15 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
         pipe = load_pipeline(params.model, device=ctx.device)
         captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
                                                    min_objects=1, max_objects=1)]
-        yield Progress(0.1, f"sampling {params.k} images for each of {len(captions)} captions")
-        pairs = reward_ranked_pairs(pipe, captions, load_clip(params.reward, device=ctx.device), seed=ctx.seed,
-                                    steps=params.steps, guidance=params.guidance, k=params.k,
-                                    min_margin=params.min_margin)
+        clip = load_clip(params.reward, device=ctx.device)
+        pairs = []
+        for start in range(0, len(captions), CAPTIONS_PER_PROGRESS):  # seeds as in one call over all captions
+            ctx.check_cancelled()
+            yield Progress(start / len(captions), f"sampling {params.k} images for each of captions "
+                                                  f"{start + 1}.. of {len(captions)}")
+            pairs += reward_ranked_pairs(pipe, captions[start:start + CAPTIONS_PER_PROGRESS], clip,
+                                         seed=ctx.seed + params.k * start, steps=params.steps,
+                                         guidance=params.guidance, k=params.k, min_margin=params.min_margin)
         if not pairs:
             raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in CLIP "
                             "cosine; lower it or raise k")

@@ -92,9 +92,18 @@ def test_made_pairs_train_from_their_folder(workbench_home):
     assert "4 pairs" in (run_dir / "log.txt").read_text()
 
 
-def test_on_policy_pairs_with_an_unmet_margin_fail_naming_it(workbench_home):
-    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params={
-        "source": "samples", "model": "tiny-random", "n": 2, "k": 3, "steps": 1, "min_margin": 2.0}))
+def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_naming_it(workbench_home):
+    from wb_diffusion.preference import read_pairs
+    from workbench.api import load_sample
+
+    params = {"source": "samples", "model": "tiny-random", "n": 18, "k": 3, "steps": 1}
+    job, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params=params))
+    assert record.state == RunState.COMPLETED, record.error
+    pairs = read_pairs(job.run_dir / "artifacts" / "pairs")
+    train = load_sample("shapes", split="train", n=18, seed=0, min_objects=1, max_objects=1)
+    assert [p.caption for p in pairs] == [s.caption for s in train]
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
+                                        params={**params, "n": 2, "min_margin": 2.0}))
     assert record.state == RunState.FAILED and "min_margin=2.0: no caption's samples" in record.error
 
 
