@@ -88,8 +88,8 @@ class MakePairsParams(VersionedParams):
     """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "paths": {"model": "dir", "reward": ""},
-        "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds"],
+        "paths": {"model": "dir", "reward": "", "out": "dir"},
+        "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds", "out"],
                    "Sampling": ["model", "reward", "k", "min_margin", "steps", "guidance"]},
         "show_when": {
         **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
@@ -102,6 +102,8 @@ class MakePairsParams(VersionedParams):
     n: int = Field(64, ge=1, le=100_000, description="pairs")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world")
     split: Literal["train", "test", "novel"] = Field("train")
+    out: str = Field("", description="folder the pairs are written to (empty: the run's artifacts/pairs); a fixed "
+                                     "folder lets a later recipe step read them as pairs=<folder>")
     image_size: int = Field(32, ge=16, le=512, description="scene size in pixels (foils)")
     foil_kinds: list[Literal["colour", "shape", "size"]] = Field(default_factory=lambda: ["colour", "shape", "size"])
     model: str = Field("tiny-shapes-sd", description="samples: the text-to-image model (as in diffusion.mapo)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
 from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, UserError, load_clip, load_sample
@@ -35,7 +37,8 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
                             "cosine; lower it or raise k")
         ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped (CLIP cosine gap below "
                 f"min_margin={params.min_margin}, or a tie)")
-    path = write_pairs(pairs, ctx.artifacts / "pairs", seed=params.data_seed)
+    path = write_pairs(pairs, Path(params.out).expanduser() if params.out else ctx.artifacts / "pairs",
+                       seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")
     shown = pairs[:8]
     yield ImageGrid(name="pairs", title="Chosen | rejected", ncols=2,

@@ -96,10 +96,11 @@ def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_nami
     from wb_diffusion.preference import read_pairs
     from workbench.api import load_sample
 
-    params = {"source": "samples", "model": "tiny-random", "n": 18, "k": 3, "steps": 1}
-    job, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params=params))
+    out = workbench_home / "pairs" / "on-policy"
+    params = {"source": "samples", "model": "tiny-random", "n": 18, "k": 3, "steps": 1, "out": str(out)}
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params=params))
     assert record.state == RunState.COMPLETED, record.error
-    pairs = read_pairs(job.run_dir / "artifacts" / "pairs")
+    pairs = read_pairs(out)
     train = load_sample("shapes", split="train", n=18, seed=0, min_objects=1, max_objects=1)
     assert [p.caption for p in pairs] == [s.caption for s in train]
     _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
