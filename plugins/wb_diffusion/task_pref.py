@@ -14,6 +14,9 @@ CAPTIONS_PER_PROGRESS = 16
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
     """Shapes pairs (drawn foils, or on-policy model samples ranked by a CLIP) written as a folder + pairs.jsonl;
     the captions are the train split's unless ``split`` says otherwise."""
+    folder = Path(params.out).expanduser() if params.out else ctx.artifacts / "pairs"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"out={params.out}: is a file; name a folder for the pairs")
     if params.source == "foils":
         pairs = shape_foil_pairs(params.n, seed=params.data_seed, split=params.split, image_size=params.image_size,
                                  kinds=params.foil_kinds)
@@ -37,8 +40,7 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
                             "cosine; lower it or raise k")
         ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped (CLIP cosine gap below "
                 f"min_margin={params.min_margin}, or a tie)")
-    path = write_pairs(pairs, Path(params.out).expanduser() if params.out else ctx.artifacts / "pairs",
-                       seed=params.data_seed)
+    path = write_pairs(pairs, folder, seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")
     shown = pairs[:8]
     yield ImageGrid(name="pairs", title="Chosen | rejected", ncols=2,

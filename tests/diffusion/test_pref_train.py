@@ -106,6 +106,10 @@ def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_nami
     _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
                                         params={**params, "n": 2, "min_margin": 2.0}))
     assert record.state == RunState.FAILED and "min_margin=2.0: no caption's samples" in record.error
+    (workbench_home / "a-file").write_text("")
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
+                                        params={**params, "out": str(workbench_home / "a-file")}))
+    assert record.state == RunState.FAILED and "a-file: is a file" in record.error
 
 
 @pytest.mark.slow
