@@ -88,12 +88,13 @@ class MakePairsParams(VersionedParams):
     """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "paths": {"model": "dir", "reward": ""},
-        "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds"],
-                   "Sampling": ["model", "reward", "steps", "guidance"]},
+        "paths": {"model": "dir", "reward": "", "out": "dir"},
+        "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds", "out"],
+                   "Sampling": ["model", "reward", "k", "min_margin", "steps", "guidance"]},
         "show_when": {
         **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
-        **{name: {"source": ["samples"]} for name in ("model", "reward", "steps", "guidance")}}})
+        **{name: {"source": ["samples"]} for name in ("model", "reward", "k", "min_margin", "steps",
+                                                              "guidance")}}})
 
     source: Literal["foils", "samples"] = Field("foils", description="foils: chosen = the scene, rejected = a "
                                                                      "drawn foil; samples: two model samples per "
@@ -101,9 +102,15 @@ class MakePairsParams(VersionedParams):
     n: int = Field(64, ge=1, le=100_000, description="pairs")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world")
     split: Literal["train", "test", "novel"] = Field("train")
+    out: str = Field("", description="folder the pairs are written to (empty: the run's artifacts/pairs); a fixed "
+                                     "folder lets a later recipe step read them as pairs=<folder>")
     image_size: int = Field(32, ge=16, le=512, description="scene size in pixels (foils)")
     foil_kinds: list[Literal["colour", "shape", "size"]] = Field(default_factory=lambda: ["colour", "shape", "size"])
     model: str = Field("tiny-shapes-sd", description="samples: the text-to-image model (as in diffusion.mapo)")
     reward: str = Field("tiny-clip", description="samples: the CLIP that ranks them (zoo id, or local-dir:)")
+    k: int = Field(2, ge=2, le=64, description="samples: images drawn per caption; chosen = the best by the "
+                                               "reward, rejected = the worst")
+    min_margin: float = Field(0.0, ge=0, le=2, description="samples: drop a caption whose best and worst CLIP "
+                                                           "cosines differ by less than this")
     steps: int = Field(20, ge=1, le=1000, description="samples: denoising steps")
     guidance: float = Field(5.0, ge=0, description="samples: classifier-free guidance")

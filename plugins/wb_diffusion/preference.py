@@ -234,21 +234,28 @@ def shape_swap_pairs(n: int, seed: int = 0, split: str = "train", image_size: in
 
 
 def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, steps: int = 20,
-                        guidance: float = 5.0, size: int | None = None) -> list[PreferencePair]:
-    """Two samples of ``pipe`` per caption (seeds ``2i`` and ``2i+1`` after ``seed``), chosen = the one whose CLIP
-    cosine with the caption is higher (``clip`` a :class:`workbench.api.LoadedClip`)."""
+                        guidance: float = 5.0, size: int | None = None, k: int = 2,
+                        min_margin: float = 0.0) -> list[PreferencePair]:
+    """On-policy pairs: ``k`` samples of ``pipe`` per caption (seeds ``seed + k*i`` .. ``seed + k*i + k-1``), chosen
+    = the one whose CLIP cosine with the caption is highest, rejected = the lowest (``clip`` a
+    :class:`workbench.api.LoadedClip`); a caption whose two cosines differ by less than ``min_margin`` gives no pair,
+    as a near-tie says little about which picture is better."""
     import torch
 
     from wb_diffusion.sampling import sample_seeds
 
+    if k < 2:
+        raise UserError(f"k={k}: a pair needs at least two samples per caption")
     pairs = []
     for i, caption in enumerate(captions):
-        images = sample_seeds(pipe, [seed + 2 * i, seed + 2 * i + 1], steps, guidance, size or 0, size or 0,
+        images = sample_seeds(pipe, [seed + k * i + j for j in range(k)], steps, guidance, size or 0, size or 0,
                               prompt=caption)
         with torch.no_grad():
             text = clip.encode_text([caption])
             cos = (clip.encode_image(images) @ text.T).squeeze(1).tolist()
-        first = cos[0] >= cos[1]
-        pairs.append(PreferencePair(caption, images[0 if first else 1], images[1 if first else 0], 1.0,
-                                    f"samples of '{caption}' (CLIP cosine {max(cos):.3f} vs {min(cos):.3f})"))
+        best, worst = max(range(k), key=cos.__getitem__), min(range(k), key=cos.__getitem__)
+        if best == worst or cos[best] - cos[worst] < min_margin:
+            continue
+        pairs.append(PreferencePair(caption, images[best], images[worst], 1.0,
+                                    f"samples of '{caption}' (CLIP cosine {cos[best]:.3f} vs {cos[worst]:.3f})"))
     return pairs

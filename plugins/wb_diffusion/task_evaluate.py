@@ -19,6 +19,7 @@ from workbench.api import ImageGrid, ImagePairs, MetricsTable, Progress, RunCont
 
 CHECKER_PARTS = ("follows", "colours_ok", "shapes_ok", "count_ok")
 PROMPT_BATCHES = 64  # of 64 test scenes each, searched for distinct captions
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def held_out_prompts(params: EvaluateParams) -> list[str]:
@@ -41,15 +42,31 @@ def clip_reward(clip, images: list[np.ndarray], prompts: list[str]) -> np.ndarra
     return (a * b).sum(-1).cpu().numpy()
 
 
-def checker_rates(images: list[np.ndarray], prompts: list[str]) -> dict[str, float]:
+def checker_rates(images: list[np.ndarray], prompts: list[str]) -> tuple[dict[str, float], np.ndarray | None]:
     """The independent shapes checker's verdicts (``wb_shapes.api.judge``): share of images that follow their
-    prompt (right count, every named colour-shape present) and of each part; empty without the checker."""
+    prompt (right count, every named colour-shape present) and of each part, and the per-image follows verdicts;
+    empty and None without the checker."""
     try:
         from wb_shapes.api import PromptSpec, judge
     except ImportError:
-        return {}
-    rates = judge(np.stack(images), [PromptSpec.parse(p) for p in prompts]).rate()
-    return {k: rates[k] for k in CHECKER_PARTS}
+        return {}, None
+    verdicts = judge(np.stack(images), [PromptSpec.parse(p) for p in prompts])
+    rates = verdicts.rate()
+    return {k: rates[k] for k in CHECKER_PARTS}, np.asarray(verdicts.follows, dtype=float)
+
+
+def paired_gap(diff: np.ndarray, prompts: list[str], resamples: int = BOOTSTRAP_RESAMPLES,
+               seed: int = 0) -> tuple[float, float, float]:
+    """Mean of per-image differences (tuned - base, same prompt and seed) and its 95 % paired-bootstrap interval;
+    whole prompts are resampled, as one prompt's seeds are not independent of each other."""
+    names = list(dict.fromkeys(prompts))
+    index = np.array([names.index(p) for p in prompts])
+    sums = np.bincount(index, weights=diff, minlength=len(names))
+    per_prompt = np.bincount(index, minlength=len(names))
+    draws = np.random.default_rng(seed).integers(len(names), size=(resamples, len(names)))
+    boot = sums[draws].sum(1) / per_prompt[draws].sum(1)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    return float(diff.mean()), float(low), float(high)
 
 
 def _sources(params: EvaluateParams) -> list[tuple[str, str, str]]:
@@ -66,7 +83,7 @@ def run(params: EvaluateParams, ctx: RunContext):
                for s in params.seeds]
     clip = load_clip(params.clip, device=ctx.device)
     sources = _sources(params)
-    drawn, rows = [], []
+    drawn, rows, scores = [], [], []
     for k, (label, model, lora) in enumerate(sources):
         pipe = load_pipeline(model, device=ctx.device, config=params.config, lora=lora)
         use_scheduler(pipe, params.scheduler)
@@ -77,10 +94,11 @@ def run(params: EvaluateParams, ctx: RunContext):
             yield Progress((k * len(samples) + i + 1) / (len(sources) * len(samples)), f"{label}: image {i + 1}")
         reward = clip_reward(clip, images, [s.prompt for s in samples])
         try:
-            rates = checker_rates(images, [s.prompt for s in samples])
+            rates, follows = checker_rates(images, [s.prompt for s in samples])
         except UserError as exc:
             ctx.log(f"the shapes checker could not judge: {exc}")
-            rates = {}
+            rates, follows = {}, None
+        scores.append({"clip_reward": reward, "checker_follows": follows})
         rows.append([label, round(float(reward.mean()), 4), round(float(reward.std()), 4),
                      *(round(rates[k], 4) if rates else "n/a" for k in CHECKER_PARTS)])
         drawn.append(images)
@@ -98,3 +116,14 @@ def run(params: EvaluateParams, ctx: RunContext):
                        notes=f"{len(prompts)} test-scene captions x seeds {params.seeds}; {params.scheduler}, "
                              f"{params.steps} steps, guidance {params.guidance_scale}; reward = {params.clip} "
                              "image/text cosine")
+    if len(scores) == 2:
+        yield _gap_table(scores, [s.prompt for s in samples])
+
+
+def _gap_table(scores: list[dict[str, np.ndarray | None]], prompts: list[str]) -> MetricsTable:
+    rows = [[name, *(round(v, 4) for v in paired_gap(scores[1][name] - scores[0][name], prompts))]
+            for name in scores[0] if scores[0][name] is not None and scores[1][name] is not None]
+    return MetricsTable(name="tuned-minus-base", title="Tuned - base on the same prompts and seeds",
+                        columns=["measure", "gap", "ci95_low", "ci95_high"], rows=rows,
+                        notes=f"paired bootstrap over the {len(set(prompts))} prompts ({BOOTSTRAP_RESAMPLES} "
+                              "resamples): an interval that spans 0 is within the noise")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
 from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, load_clip, load_sample
+from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, UserError, load_clip, load_sample
+
+CAPTIONS_PER_PROGRESS = 16
 
 
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
-    """Shapes pairs (drawn foils, or model samples ranked by a CLIP) written as a folder + pairs.jsonl."""
+    """Shapes pairs (drawn foils, or on-policy model samples ranked by a CLIP) written as a folder + pairs.jsonl;
+    the captions are the train split's unless ``split`` says otherwise."""
+    folder = Path(params.out).expanduser() if params.out else ctx.artifacts / "pairs"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"out={params.out}: is a file; name a folder for the pairs")
     if params.source == "foils":
         pairs = shape_foil_pairs(params.n, seed=params.data_seed, split=params.split, image_size=params.image_size,
                                  kinds=params.foil_kinds)
@@ -18,10 +26,21 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
         pipe = load_pipeline(params.model, device=ctx.device)
         captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
                                                    min_objects=1, max_objects=1)]
-        yield Progress(0.1, f"sampling two images for each of {len(captions)} captions")
-        pairs = reward_ranked_pairs(pipe, captions, load_clip(params.reward, device=ctx.device), seed=ctx.seed,
-                                    steps=params.steps, guidance=params.guidance)
-    path = write_pairs(pairs, ctx.artifacts / "pairs", seed=params.data_seed)
+        clip = load_clip(params.reward, device=ctx.device)
+        pairs = []
+        for start in range(0, len(captions), CAPTIONS_PER_PROGRESS):  # seeds as in one call over all captions
+            ctx.check_cancelled()
+            yield Progress(start / len(captions), f"sampling {params.k} images for each of captions "
+                                                  f"{start + 1}.. of {len(captions)}")
+            pairs += reward_ranked_pairs(pipe, captions[start:start + CAPTIONS_PER_PROGRESS], clip,
+                                         seed=ctx.seed + params.k * start, steps=params.steps,
+                                         guidance=params.guidance, k=params.k, min_margin=params.min_margin)
+        if not pairs:
+            raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in CLIP "
+                            "cosine; lower it or raise k")
+        ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped (CLIP cosine gap below "
+                f"min_margin={params.min_margin}, or a tie)")
+    path = write_pairs(pairs, folder, seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")
     shown = pairs[:8]
     yield ImageGrid(name="pairs", title="Chosen | rejected", ncols=2,

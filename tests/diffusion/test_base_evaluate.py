@@ -31,6 +31,19 @@ def test_evaluate_compares_base_and_base_plus_lora_on_the_same_seeds(runner, tmp
     prompts = held_out_prompts(EvaluateParams(n_prompts=3))
     assert len(set(prompts)) == 3 and pairs.captions == [f"{p} (seed 0)" for p in prompts]
     assert len(pairs.left) == len(pairs.right) == 3
+    gaps = {row[0]: row[1:] for row in results["tuned-minus-base"].rows}
+    gap, low, high = gaps["clip_reward"]
+    assert gap == pytest.approx(table.rows[1][1] - table.rows[0][1], abs=2e-4) and low <= gap <= high
+
+
+def test_paired_gap_resamples_whole_prompts():
+    import numpy as np
+
+    from wb_diffusion.task_evaluate import paired_gap
+
+    assert paired_gap(np.ones(6), ["a", "a", "b", "b", "c", "c"]) == (1.0, 1.0, 1.0)
+    # two prompts, two seeds each: a prompt's seeds move together, so the bootstrap means are -1, 0 or +1
+    assert paired_gap(np.array([1.0, 1.0, -1.0, -1.0]), ["a", "a", "b", "b"]) == (0.0, -1.0, 1.0)
 
 
 def test_held_out_prompts_are_distinct_and_too_many_are_refused():

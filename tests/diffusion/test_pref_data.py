@@ -150,3 +150,28 @@ def test_reward_ranked_pairs_put_the_higher_clip_cosine_first():
             text = clip.encode_text([pair.caption])
             cos = (clip.encode_image([pair.chosen, pair.rejected]) @ text.T).squeeze(1)
         assert cos[0] >= cos[1]
+
+
+def test_reward_ranked_pairs_take_the_best_and_worst_of_k_samples_and_drop_near_ties():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    from wb_diffusion.sampling import sample_seeds
+    from wb_diffusion.tiny import tiny_sd_pipeline
+    from workbench.api import load_clip
+
+    clip, pipe = load_clip("tiny-clip"), tiny_sd_pipeline(seed=0)
+    captions = ["a red circle", "a small blue star", "a large green square"]
+    pairs = reward_ranked_pairs(pipe, captions, clip, seed=5, steps=2, k=3)
+    gaps = []
+    for i, (caption, pair) in enumerate(zip(captions, pairs, strict=True)):
+        images = sample_seeds(pipe, [5 + 3 * i + j for j in range(3)], 2, 5.0, prompt=caption)
+        with torch.no_grad():
+            cos = (clip.encode_image(images) @ clip.encode_text([caption]).T).squeeze(1)
+        assert np.array_equal(pair.chosen, images[int(cos.argmax())])
+        assert np.array_equal(pair.rejected, images[int(cos.argmin())])
+        gaps.append(float(cos.max() - cos.min()))
+    cut = sorted(gaps)[1]
+    kept = reward_ranked_pairs(pipe, captions, clip, seed=5, steps=2, k=3, min_margin=cut - 1e-6)
+    assert [p.caption for p in kept] == [c for c, g in zip(captions, gaps) if g >= cut - 1e-6] and len(kept) == 2
+    with pytest.raises(UserError, match="k=1"):
+        reward_ranked_pairs(pipe, captions, clip, k=1)

@@ -92,6 +92,26 @@ def test_made_pairs_train_from_their_folder(workbench_home):
     assert "4 pairs" in (run_dir / "log.txt").read_text()
 
 
+def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_naming_it(workbench_home):
+    from wb_diffusion.preference import read_pairs
+    from workbench.api import load_sample
+
+    out = workbench_home / "pairs" / "on-policy"
+    params = {"source": "samples", "model": "tiny-random", "n": 18, "k": 3, "steps": 1, "out": str(out)}
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params=params))
+    assert record.state == RunState.COMPLETED, record.error
+    pairs = read_pairs(out)
+    train = load_sample("shapes", split="train", n=18, seed=0, min_objects=1, max_objects=1)
+    assert [p.caption for p in pairs] == [s.caption for s in train]
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
+                                        params={**params, "n": 2, "min_margin": 2.0}))
+    assert record.state == RunState.FAILED and "min_margin=2.0: no caption's samples" in record.error
+    (workbench_home / "a-file").write_text("")
+    _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
+                                        params={**params, "out": str(workbench_home / "a-file")}))
+    assert record.state == RunState.FAILED and "a-file: is a file" in record.error
+
+
 @pytest.mark.slow
 def test_killing_mapo_mid_run_and_resuming_gives_the_same_lora(tmp_path, workbench_home):
     import os
