@@ -1,19 +1,24 @@
 """Time per pair of each registration estimator vs Open3D RANSAC on the same synthetic matches.
 
     python benchmarks/registration_time.py [--pairs 5] [--matches 1000] [--ratios 0.5 0.9 0.99] [--threads 1]
+    python benchmarks/registration_time.py --profile vbreg [--pairs 3] [--ratios 0.99]
 
 Prints one row per (outlier ratio, estimator): median seconds per pair, the ratio to RANSAC's time on the same
 matches, and the success rate (RE < 5 deg, TE < 0.05). VBReg uses the zoo model on torch-cpu; ``vbreg-seeds``
 is VBReg with SC2-PCR's seed count (``SC2PCR_SEEDING``) instead of the reference's "every match a seed".
 Every estimator gets the same threads: torch's and Open3D's (TBB) pools are both set to ``--threads`` (numpy's
 BLAS follows ``OMP_NUM_THREADS``). Every estimator runs once on a warm-up pair first, so thread pools and lazy
-initialisation are not timed.
+initialisation are not timed. ``--profile NAME`` instead prints where one estimator's time goes (cProfile, the
+functions with the most own time) on the same pairs, next to RANSAC's time per pair.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import time
 
 import numpy as np
@@ -86,13 +91,43 @@ def _measure(pairs: int, matches: int, ratios: tuple[float, ...], threads: int,
     return out
 
 
+def profile(name: str, pairs: int, matches: int, ratio: float, threads: int, rows: int = 12) -> str:
+    """cProfile of ``name`` over ``pairs`` pairs at ``ratio`` outliers (after a warm-up), with RANSAC's and its own
+    time per pair unprofiled."""
+    set_threads(threads)
+    settings = EstimatorFields().model_copy(update=ESTIMATORS[name][1])
+    infer = load_vbreg(settings)
+    warm = make_pair(n_points=5000, n_matches=matches, outlier_ratio=0.5, seed=999)
+    batch = [make_pair(n_points=5000, n_matches=matches, outlier_ratio=ratio, seed=seed).matches
+             for seed in range(pairs)]
+    lines = []
+    for method, fields in (("ransac", EstimatorFields()), (ESTIMATORS[name][0], settings)):
+        estimate(method, *warm.matches, 0.03, fields, vbreg_infer=infer)
+        t0 = time.perf_counter()
+        for x, y in batch:
+            estimate(method, x, y, 0.03, fields, seed=0, vbreg_infer=infer)
+        lines.append(f"{method}: {(time.perf_counter() - t0) / pairs:.3f} s/pair")
+    prof = cProfile.Profile()
+    prof.enable()
+    for x, y in batch:
+        estimate(ESTIMATORS[name][0], x, y, 0.03, settings, seed=0, vbreg_infer=infer)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(rows)
+    return "\n".join(lines) + f"\n{name}, {pairs} pairs profiled:\n" + out.getvalue()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--matches", type=int, default=1000)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.9, 0.99])
     parser.add_argument("--threads", type=int, default=1, help="torch and Open3D threads, the same for every method")
+    parser.add_argument("--profile", choices=tuple(ESTIMATORS), help="print where this estimator's time goes")
     args = parser.parse_args()
+    if args.profile:
+        print(profile(args.profile, args.pairs, args.matches, args.ratios[-1], args.threads))
+        return
     m = measure(pairs=args.pairs, matches=args.matches, ratios=tuple(args.ratios), threads=args.threads)
     print(f"{args.threads} thread(s) for every estimator")
     print(f"{'outliers':>8} {'method':>12} {'s/pair':>8} {'x RANSAC':>9} {'success':>8}")
