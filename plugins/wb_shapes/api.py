@@ -5,6 +5,8 @@ text-to-image samples against them (tasks that use it declare ``requires=("shape
 ``judge(images, specs)`` (or ``load_checker(device).judge``) says which pictures follow their prompt;
 ``load_checker(device).presence(images, pairs)`` the probability that each picture shows a ``(colour, shape)``.
 ``shape_counterfactual`` redraws a scene with one object in another shape (a hard negative picture).
+``load_reward(...).score(images, caption)`` is the reward model's log-likelihood of the caption's colours, shapes and
+count per picture (a reward that sees shape, kept apart from the checker that judges).
 """
 
 from wb_shapes.checker import MapReading
@@ -17,7 +19,8 @@ from wb_shapes.judge import (
     load_checker,
     render_prompts,
 )
+from wb_shapes.reward import AttributeReward, load_reward
 from wb_shapes.world import shape_counterfactual
 
-__all__ = ["JudgeResult", "MapReading", "PromptSpec", "ShapesJudge", "heldout_prompts", "judge", "load_checker",
-           "render_prompts", "shape_counterfactual"]
+__all__ = ["AttributeReward", "JudgeResult", "MapReading", "PromptSpec", "ShapesJudge", "heldout_prompts", "judge",
+           "load_checker", "load_reward", "render_prompts", "shape_counterfactual"]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from wb_shapes.params import BrowseScenesParams, EvaluateClipParams, TrainCheckerParams, TrainClipParams
+from wb_shapes.params import (
+    BrowseScenesParams,
+    EvaluateClipParams,
+    TrainCheckerParams,
+    TrainClipParams,
+    TrainRewardParams,
+)
 from workbench.api import Family, SampleSpec, TaskSpec, hookimpl
 
 ZOO_ID = "tiny-clip"
 CHECKER_ID = "shapes-checker"
+REWARD_ID = "shapes-reward"
 
 
 @hookimpl
@@ -60,6 +67,20 @@ def workbench_register_tasks(registry) -> None:
         execution="worker",
         outputs=("curves", "metrics"),
     ))
+    registry.add_task(TaskSpec(
+        id="shapes.train-reward",
+        title="Train the shapes reward model",
+        family=Family.DATA,
+        entry="wb_shapes.train_reward:run",
+        params=TrainRewardParams,
+        description="A small CNN that reads which colours and shapes a whole picture shows and how many objects, "
+                    "trained on augmented shapes-world renders of another world seed than the checker's: a reward "
+                    "that sees shape, for ranking text-to-image samples into preference pairs "
+                    "(diffusion.make-pairs reward=shapes-reward). Resumable; publishes 'shapes-reward'.",
+        backends=("torch-cuda", "torch-cpu"),
+        execution="worker",
+        outputs=("curves", "metrics"),
+    ))
 
 
 @hookimpl
@@ -88,3 +109,4 @@ def workbench_register_sample_data(registry) -> None:
 def workbench_register_model_cards(registry) -> None:
     registry.add_zoo_card(ZOO_ID)
     registry.add_zoo_card(CHECKER_ID)
+    registry.add_zoo_card(REWARD_ID)

@@ -50,7 +50,7 @@ def _loss(logits: torch.Tensor, obj: torch.Tensor, colour: torch.Tensor, shape: 
             + F.cross_entropy(logits[:, 1 + N_COLOURS:], shape, ignore_index=-1))
 
 
-def _degrade(images: np.ndarray, seed: int) -> np.ndarray:
+def degrade(images: np.ndarray, seed: int) -> np.ndarray:
     """A fixed mild blur and noise, the kind of softness a small generator's samples have."""
     import cv2
 
@@ -85,7 +85,7 @@ def checker_metrics(judge: ShapesJudge, seed: int, n: int, image_size: int) -> d
     for kind in ("colour", "shape"):
         foils = [PromptSpec.parse(s.foils[kind].caption) for s in scenes]
         out[f"follow_rate_{kind}_foil"] = judge.judge(images, foils).rate()["follows"]
-    out["follow_rate_degraded"] = judge.judge(_degrade(images, seed), specs).rate()["follows"]
+    out["follow_rate_degraded"] = judge.judge(degrade(images, seed), specs).rate()["follows"]
     novel = generate_scenes(n, "novel", seed, image_size)
     out["follow_rate_novel"] = judge.judge(np.stack([s.image for s in novel]),
                                            [PromptSpec.from_scene(s, seed, image_size) for s in novel]

@@ -201,6 +201,21 @@ def _digits_weights(path: Path) -> None:
     save_safetensors(DigitsCNN().state_dict(), path)
 
 
+def _reward_weights(path: Path) -> None:
+    from wb_shapes.reward import AttributeReward, save_reward
+
+    save_reward(AttributeReward(width=4), path)
+
+
+def _reward_metadata_wrong_tensors(path: Path) -> None:
+    import torch
+
+    from workbench.core.checkpoints import save_safetensors
+
+    save_safetensors({"head.weight": torch.ones(2, 2)}, path, metadata={"architecture": "AttributeReward",
+                                                                         "width": "4"})
+
+
 def _source_stats(path: Path) -> None:
     import torch
 
@@ -366,6 +381,12 @@ def _read_digits(path: Path):
     from wb_digits.zoo import load_model
 
     return load_model(path)
+
+
+def _read_reward(path: Path):
+    from wb_shapes.reward import load_reward
+
+    return load_reward(path)
 
 
 def _read_ood_checkpoint(path: Path):
@@ -603,6 +624,8 @@ READERS: list[Reader] = [
            specific={"wrong-shape": _torch_state, "pickled-code": _pickled_code}),
     Reader("zoo weights (digits CNN)", "digits.safetensors", _digits_weights, _read_digits, text=False,
            specific={"wrong-shape": _safetensors}),
+    Reader("zoo weights (shapes reward model)", "reward.safetensors", _reward_weights, _read_reward, text=False,
+           specific={"wrong-shape": _reward_metadata_wrong_tensors, "other-architecture": _digits_weights}),
     Reader("OOD checkpoint (ood.evaluate)", "model.safetensors", _digits_weights, _read_ood_checkpoint,
            text=False, specific={"wrong-shape": _safetensors}),
     Reader("CAFA source statistics", "stats.safetensors", _source_stats, _read_source_stats, text=False,

@@ -1,0 +1,138 @@
+"""The reward model's training task (``shapes.train-reward``) and the held-out measurement its card reports.
+
+Step ``k`` draws train-split scenes (1-4 objects from index 0 on, one-object scenes from
+:data:`~wb_shapes.checker.SINGLE_TRAIN_START` on) of its own world seed, augmented as the checker's training is
+(a generator seeded by ``(data_seed, k)``, so a resumed run sees the data an uninterrupted one would).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from wb_shapes.checker import SINGLE_TRAIN_START, as_batch, augment
+from wb_shapes.params import TrainRewardParams
+from wb_shapes.reward import (
+    ARCHITECTURE,
+    RECIPE,
+    ZOO_ID,
+    AttributeReward,
+    attribute_targets,
+    foil_preference,
+    reward_loss,
+    save_reward,
+)
+from wb_shapes.train_checker import degrade
+from wb_shapes.world import COLOURS, SHAPES, Scene, generate_scenes
+from workbench.api import Curves, MetricsTable, ModelCard, Progress, RunContext
+
+
+def _batch(params: TrainRewardParams, step: int) -> list[Scene]:
+    n_single = int(round(params.single_fraction * params.batch_size))
+    n_multi = params.batch_size - n_single
+    return (generate_scenes(n_multi, "train", params.data_seed, params.image_size, start=step * n_multi)
+            + generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
+                              start=SINGLE_TRAIN_START + step * n_single))
+
+
+def reward_metrics(model: AttributeReward, seed: int, n: int, image_size: int) -> dict[str, float]:
+    """On ``n`` one-object test scenes: colour, shape and count read right (argmax), and how often the reward
+    prefers the scene's caption to its colour and its shape foil, on the clean and on blurred, noisy renders."""
+    scenes = generate_scenes(n, "test", seed, image_size, 1, 1)
+    images = np.stack([s.image for s in scenes])
+    with torch.no_grad():
+        out = model.eval()(as_batch(images))
+    colour, shape, count = attribute_targets([s.objects for s in scenes])
+    n_colours, n_shapes = len(COLOURS), len(SHAPES)
+    metrics = {
+        "colour_accuracy": float((out[:, :n_colours].argmax(1) == colour.argmax(1)).float().mean()),
+        "shape_accuracy": float((out[:, n_colours:n_colours + n_shapes].argmax(1) == shape.argmax(1)).float().mean()),
+        "count_accuracy": float((out[:, n_colours + n_shapes:].argmax(1) == count).float().mean()),
+    }
+    captions = [s.caption for s in scenes]
+    for kind in ("colour", "shape"):
+        foils = [s.foils[kind].caption for s in scenes]
+        metrics[f"prefers_caption_to_{kind}_foil"] = foil_preference(model, images, captions, foils)
+    foils = [s.foils["shape"].caption for s in scenes]
+    metrics["prefers_caption_to_shape_foil_degraded"] = foil_preference(model, degrade(images, seed), captions,
+                                                                        foils)
+    return metrics
+
+
+def make_card(metrics: dict[str, float], params: dict) -> ModelCard:
+    return ModelCard(
+        id=ZOO_ID, plugin="shapes-clip", title="Shapes reward model: colours, shapes and count of a picture",
+        weights="model.safetensors",
+        architecture=f"{ARCHITECTURE}(width={params['width']}): 5 conv blocks + BatchNorm, global average pooling, "
+                     "one linear head (colour and shape presence logits, count 1-4); input RGB "
+                     f"{params['image_size']}x{params['image_size']}; reward = mean over the caption's objects of "
+                     "log p(colour) + log p(shape), plus log p(count)",
+        recipe=RECIPE,
+        data=f"shapes world seed {params['data_seed']} (the checker's is 0): {params['steps']} steps of "
+             f"{params['batch_size']} fresh {params['image_size']} px train scenes (1-4 objects from index 0; a "
+             f"share {params['single_fraction']} one-object scenes from index {SINGLE_TRAIN_START:,}); the checker's "
+             f"augmentation at strength {params['augment']}. Metrics on one-object test-split scenes of the same seed",
+        metrics={k: round(float(v), 4) for k, v in metrics.items()}, loader="wb_shapes.reward:load_card")
+
+
+def run(params: TrainRewardParams, ctx: RunContext):
+    if params.threads:
+        torch.set_num_threads(params.threads)
+    torch.manual_seed(ctx.seed)
+    model = AttributeReward(width=params.width).to(ctx.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=params.lr, total_steps=params.steps)
+    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed,
+                 "width": params.width, "image_size": params.image_size}
+    curves: dict[str, list[list[float]]] = {"loss": [], "shape_accuracy": [], "prefers_caption_to_shape_foil": []}
+    start = 0
+    if params.resume:
+        state = ctx.resume(params.resume, model, opt, sched, signature=signature)
+        start = state.step
+        curves.update({k: v.tolist() for k, v in state.extra["curves"].items()})
+    end = min(params.steps, params.stop_after or params.steps)
+    running, t0 = None, time.monotonic()
+    for step in range(start, end):
+        model.train()
+        scenes = _batch(params, step)
+        gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
+        x, _ = augment(as_batch([s.image for s in scenes]), gen, params.augment)
+        truth = attribute_targets([s.objects for s in scenes])
+        loss = reward_loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        done = step + 1
+        curves["loss"].append([done, running])
+        if done % params.eval_every == 0 or done == params.steps:
+            check = reward_metrics(model, params.data_seed, 200, params.image_size)
+            for name in ("shape_accuracy", "prefers_caption_to_shape_foil"):
+                curves[name].append([done, check[name]])
+            ctx.log(f"step {done}: loss {running:.4f}, " + ", ".join(f"{k} {v:.3f}" for k, v in check.items()))
+            yield Curves(name="training", title="Shapes reward model training", x_label="step",
+                         series={k: np.array(v).T for k, v in curves.items() if v})
+        if done % params.checkpoint_every == 0 or done == end:
+            ctx.save_checkpoint(done, model, opt, sched, signature=signature,
+                                extra={"curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}})
+        ctx.check_cancelled()
+        rate = (time.monotonic() - t0) / (done - start)
+        yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.4f} ({rate:.3f} s/step)",
+                       metrics={"loss": running})
+    if end < params.steps:
+        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
+        return
+    model = model.cpu().eval()
+    out = ctx.artifacts / "model.safetensors"
+    save_reward(model, out)
+    metrics = reward_metrics(model, params.data_seed, params.eval_scenes, params.image_size)
+    card = make_card(metrics, params.model_dump())
+    (ctx.artifacts / "card.json").write_text(card.to_json())
+    if params.publish:
+        ctx.publish_model(card, {card.weights: out})
+    ctx.log(f"reward model written to {out}")
+    yield MetricsTable(name="held-out", title="Shapes reward model on held-out scenes", columns=["metric", "value"],
+                       rows=[[k, v] for k, v in metrics.items()], notes=f"weights: {out}")
