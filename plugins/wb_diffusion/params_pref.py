@@ -107,10 +107,11 @@ class MakePairsParams(VersionedParams):
     image_size: int = Field(32, ge=16, le=512, description="scene size in pixels (foils)")
     foil_kinds: list[Literal["colour", "shape", "size"]] = Field(default_factory=lambda: ["colour", "shape", "size"])
     model: str = Field("tiny-shapes-sd", description="samples: the text-to-image model (as in diffusion.mapo)")
-    reward: str = Field("tiny-clip", description="samples: the CLIP that ranks them (zoo id, or local-dir:)")
+    reward: str = Field("tiny-clip", description="samples: what ranks them: a CLIP's image/text cosine (zoo id or "
+                                                "local-dir:) or a zoo reward model (shapes-reward: sees shape)")
     k: int = Field(2, ge=2, le=64, description="samples: images drawn per caption; chosen = the best by the "
                                                "reward, rejected = the worst")
-    min_margin: float = Field(0.0, ge=0, le=2, description="samples: drop a caption whose best and worst CLIP "
-                                                           "cosines differ by less than this")
+    min_margin: float = Field(0.0, ge=0, le=1000, description="samples: drop a caption whose best and worst "
+                                                              "rewards differ by less than this")
     steps: int = Field(20, ge=1, le=1000, description="samples: denoising steps")
     guidance: float = Field(5.0, ge=0, description="samples: classifier-free guidance")

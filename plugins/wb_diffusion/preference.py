@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -233,15 +233,24 @@ def shape_swap_pairs(n: int, seed: int = 0, split: str = "train", image_size: in
     return pairs
 
 
-def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, steps: int = 20,
-                        guidance: float = 5.0, size: int | None = None, k: int = 2,
-                        min_margin: float = 0.0) -> list[PreferencePair]:
-    """On-policy pairs: ``k`` samples of ``pipe`` per caption (seeds ``seed + k*i`` .. ``seed + k*i + k-1``), chosen
-    = the one whose CLIP cosine with the caption is highest, rejected = the lowest (``clip`` a
-    :class:`workbench.api.LoadedClip`); a caption whose two cosines differ by less than ``min_margin`` gives no pair,
-    as a near-tie says little about which picture is better."""
+def clip_cosine_reward(clip) -> Callable[[list[np.ndarray], str], list[float]]:
+    """A CLIP's image/text cosine as a reward of pictures for a caption (``clip`` a
+    :class:`workbench.api.LoadedClip`)."""
     import torch
 
+    def score(images: list[np.ndarray], caption: str) -> list[float]:
+        with torch.no_grad():
+            return (clip.encode_image(images) @ clip.encode_text([caption]).T).squeeze(1).tolist()
+
+    return score
+
+
+def reward_ranked_pairs(pipe, captions: Sequence[str], reward: Callable[[list[np.ndarray], str], list[float]],
+                        seed: int = 0, steps: int = 20, guidance: float = 5.0, size: int | None = None, k: int = 2,
+                        min_margin: float = 0.0) -> list[PreferencePair]:
+    """On-policy pairs: ``k`` samples of ``pipe`` per caption (seeds ``seed + k*i`` .. ``seed + k*i + k-1``), chosen
+    = the one ``reward(images, caption)`` scores highest, rejected = the lowest; a caption whose two rewards
+    differ by less than ``min_margin`` gives no pair, as a near-tie says little about which picture is better."""
     from wb_diffusion.sampling import sample_seeds
 
     if k < 2:
@@ -250,12 +259,10 @@ def reward_ranked_pairs(pipe, captions: Sequence[str], clip, seed: int = 0, step
     for i, caption in enumerate(captions):
         images = sample_seeds(pipe, [seed + k * i + j for j in range(k)], steps, guidance, size or 0, size or 0,
                               prompt=caption)
-        with torch.no_grad():
-            text = clip.encode_text([caption])
-            cos = (clip.encode_image(images) @ text.T).squeeze(1).tolist()
-        best, worst = max(range(k), key=cos.__getitem__), min(range(k), key=cos.__getitem__)
-        if best == worst or cos[best] - cos[worst] < min_margin:
+        scores = reward(images, caption)
+        best, worst = max(range(k), key=scores.__getitem__), min(range(k), key=scores.__getitem__)
+        if best == worst or scores[best] - scores[worst] < min_margin:
             continue
         pairs.append(PreferencePair(caption, images[best], images[worst], 1.0,
-                                    f"samples of '{caption}' (CLIP cosine {cos[best]:.3f} vs {cos[worst]:.3f})"))
+                                    f"samples of '{caption}' (reward {scores[best]:.3f} vs {scores[worst]:.3f})"))
     return pairs

@@ -5,10 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from wb_diffusion.params_pref import DpoParams, MakePairsParams, MapoParams
-from wb_diffusion.preference import reward_ranked_pairs, shape_foil_pairs, write_pairs
-from workbench.api import ImageGrid, MetricsTable, Progress, RunContext, UserError, load_clip, load_sample
+from wb_diffusion.preference import clip_cosine_reward, reward_ranked_pairs, shape_foil_pairs, write_pairs
+from workbench.api import (
+    ImageGrid,
+    MetricsTable,
+    Progress,
+    RunContext,
+    UserError,
+    load_clip,
+    load_sample,
+    load_zoo_model,
+    zoo_card,
+)
 
 CAPTIONS_PER_PROGRESS = 16
+
+
+def ranking_reward(name: str, device: str):
+    """``reward`` as a scorer of pictures for a caption: a zoo model that has a ``score(images, caption)`` method
+    (a reward model such as ``shapes-reward``), else a CLIP's image/text cosine (zoo id, open_clip name or
+    ``local-dir:``)."""
+    try:
+        zoo_card(name)
+    except UserError:  # not a zoo id
+        return clip_cosine_reward(load_clip(name, device=device))
+    model = load_zoo_model(name, device=device)
+    return model.score if hasattr(model, "score") else clip_cosine_reward(model)
 
 
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
@@ -26,19 +48,19 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
         pipe = load_pipeline(params.model, device=ctx.device)
         captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
                                                    min_objects=1, max_objects=1)]
-        clip = load_clip(params.reward, device=ctx.device)
+        reward = ranking_reward(params.reward, ctx.device)
         pairs = []
         for start in range(0, len(captions), CAPTIONS_PER_PROGRESS):  # seeds as in one call over all captions
             ctx.check_cancelled()
             yield Progress(start / len(captions), f"sampling {params.k} images for each of captions "
                                                   f"{start + 1}.. of {len(captions)}")
-            pairs += reward_ranked_pairs(pipe, captions[start:start + CAPTIONS_PER_PROGRESS], clip,
+            pairs += reward_ranked_pairs(pipe, captions[start:start + CAPTIONS_PER_PROGRESS], reward,
                                          seed=ctx.seed + params.k * start, steps=params.steps,
                                          guidance=params.guidance, k=params.k, min_margin=params.min_margin)
         if not pairs:
-            raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in CLIP "
-                            "cosine; lower it or raise k")
-        ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped (CLIP cosine gap below "
+            raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in "
+                            f"{params.reward}'s reward; lower it or raise k")
+        ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped ({params.reward} reward gap below "
                 f"min_margin={params.min_margin}, or a tie)")
     path = write_pairs(pairs, folder, seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")

@@ -11,6 +11,7 @@ pa = pytest.importorskip("pyarrow")
 
 from wb_diffusion.preference import (  # noqa: E402
     PreferencePair,
+    clip_cosine_reward,
     read_pairs,
     reward_ranked_pairs,
     shape_foil_pairs,
@@ -143,7 +144,8 @@ def test_reward_ranked_pairs_put_the_higher_clip_cosine_first():
     from workbench.api import load_clip
 
     clip = load_clip("tiny-clip")
-    pairs = reward_ranked_pairs(tiny_sd_pipeline(seed=0), ["a red circle", "a small blue star"], clip, steps=2)
+    pairs = reward_ranked_pairs(tiny_sd_pipeline(seed=0), ["a red circle", "a small blue star"],
+                                clip_cosine_reward(clip), steps=2)
     assert len(pairs) == 2 and pairs[0].chosen.shape == (32, 32, 3)
     for pair in pairs:
         with torch.no_grad():
@@ -161,7 +163,7 @@ def test_reward_ranked_pairs_take_the_best_and_worst_of_k_samples_and_drop_near_
 
     clip, pipe = load_clip("tiny-clip"), tiny_sd_pipeline(seed=0)
     captions = ["a red circle", "a small blue star", "a large green square"]
-    pairs = reward_ranked_pairs(pipe, captions, clip, seed=5, steps=2, k=3)
+    pairs = reward_ranked_pairs(pipe, captions, clip_cosine_reward(clip), seed=5, steps=2, k=3)
     gaps = []
     for i, (caption, pair) in enumerate(zip(captions, pairs, strict=True)):
         images = sample_seeds(pipe, [5 + 3 * i + j for j in range(3)], 2, 5.0, prompt=caption)
@@ -171,7 +173,31 @@ def test_reward_ranked_pairs_take_the_best_and_worst_of_k_samples_and_drop_near_
         assert np.array_equal(pair.rejected, images[int(cos.argmin())])
         gaps.append(float(cos.max() - cos.min()))
     cut = sorted(gaps)[1]
-    kept = reward_ranked_pairs(pipe, captions, clip, seed=5, steps=2, k=3, min_margin=cut - 1e-6)
+    kept = reward_ranked_pairs(pipe, captions, clip_cosine_reward(clip), seed=5, steps=2, k=3, min_margin=cut - 1e-6)
     assert [p.caption for p in kept] == [c for c, g in zip(captions, gaps) if g >= cut - 1e-6] and len(kept) == 2
     with pytest.raises(UserError, match="k=1"):
-        reward_ranked_pairs(pipe, captions, clip, k=1)
+        reward_ranked_pairs(pipe, captions, clip_cosine_reward(clip), k=1)
+
+
+def test_a_zoo_reward_model_ranks_the_samples_when_named_as_the_reward():
+    """``reward=shapes-reward`` scores with the reward model (its log-likelihood), ``reward=tiny-clip`` with the
+    CLIP's cosine: the pair's chosen picture is the one the named reward scores highest."""
+    pytest.importorskip("open_clip")
+    from wb_diffusion.task_pref import ranking_reward
+    from wb_diffusion.tiny import tiny_sd_pipeline
+    from wb_shapes.reward import load_reward
+
+    model, caption = load_reward(), "a small blue star"
+    reward = ranking_reward("shapes-reward", "cpu")
+    (pair,) = reward_ranked_pairs(tiny_sd_pipeline(seed=0), [caption], reward, steps=2, k=3)
+    chosen, rejected = model.score([pair.chosen, pair.rejected], caption)
+    assert chosen >= rejected and all(v <= 0 for v in (chosen, rejected))
+    assert pair.where.endswith(f"(reward {chosen:.3f} vs {rejected:.3f})")
+    import torch
+
+    from workbench.api import load_clip
+
+    clip = load_clip("tiny-clip")
+    with torch.no_grad():
+        expected = float(clip.encode_image([pair.chosen])[0] @ clip.encode_text([caption])[0])
+    assert ranking_reward("tiny-clip", "cpu")([pair.chosen], caption)[0] == pytest.approx(expected, abs=1e-6)
