@@ -8,8 +8,6 @@ uninterrupted one would.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,8 +26,9 @@ from wb_shapes.checker import (
 )
 from wb_shapes.judge import PromptSpec, ShapesJudge
 from wb_shapes.params import TrainCheckerParams
+from wb_shapes.supervised_loop import train_supervised
 from wb_shapes.world import COLOURS, SHAPES, Scene, generate_scenes
-from workbench.api import Curves, MetricsTable, Progress, RunContext
+from workbench.api import MetricsTable, RunContext
 
 
 def _batch(params: TrainCheckerParams, step: int) -> list[Scene]:
@@ -98,50 +97,22 @@ def run(params: TrainCheckerParams, ctx: RunContext):
         torch.set_num_threads(params.threads)
     torch.manual_seed(ctx.seed)
     model = ShapesChecker(width=params.width, input_size=params.image_size).to(ctx.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=params.lr, total_steps=params.steps, pct_start=0.1)
-    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed,
-                 "width": params.width, "image_size": params.image_size}
-    curves: dict[str, list[list[float]]] = {"loss": [], "follow_rate": [], "count_accuracy": []}
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, model, opt, sched, signature=signature)
-        start = state.step
-        curves.update({k: v.tolist() for k, v in state.extra["curves"].items()})
-    end = min(params.steps, params.stop_after or params.steps)
     judge = ShapesJudge(model, ctx.device)
-    running, t0 = None, time.monotonic()
-    for step in range(start, end):
-        model.train()
+
+    def step_loss(step: int) -> torch.Tensor:
         scenes = _batch(params, step)
         gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
         x, theta = augment(as_batch([s.image for s in scenes]), gen, params.augment)
         truth = targets([s.objects for s in scenes], params.image_size, theta, params.image_size // STRIDE)
-        loss = _loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-        done = step + 1
-        curves["loss"].append([done, running])
-        if done % params.eval_every == 0 or done == params.steps:
-            judge.model.eval()
-            check = checker_metrics(judge, params.data_seed, 200, params.image_size)
-            curves["follow_rate"].append([done, check["follow_rate_true"]])
-            curves["count_accuracy"].append([done, check["count_accuracy"]])
-            ctx.log(f"step {done}: loss {running:.4f}, " + ", ".join(f"{k} {v:.3f}" for k, v in check.items()))
-            yield Curves(name="training", title="Shapes checker training", x_label="step",
-                         series={k: np.array(v).T for k, v in curves.items() if v})
-        if done % params.checkpoint_every == 0 or done == end:
-            ctx.save_checkpoint(done, model, opt, sched, signature=signature,
-                                extra={"curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}})
-        ctx.check_cancelled()
-        rate = (time.monotonic() - t0) / (done - start)
-        yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.4f} ({rate:.3f} s/step)",
-                       metrics={"loss": running})
-    if end < params.steps:
-        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
+        return _loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
+
+    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed,
+                 "width": params.width, "image_size": params.image_size}
+    finished = yield from train_supervised(
+        model, params, ctx, step_loss, lambda: checker_metrics(judge, params.data_seed, 200, params.image_size),
+        {"follow_rate": "follow_rate_true", "count_accuracy": "count_accuracy"}, "Shapes checker training",
+        signature, pct_start=0.1)
+    if not finished:
         return
     model = model.cpu().eval()
     out = ctx.artifacts / "model.safetensors"

@@ -7,8 +7,6 @@ Step ``k`` draws train-split scenes (1-4 objects from index 0 on, one-object sce
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
@@ -24,9 +22,10 @@ from wb_shapes.reward import (
     reward_loss,
     save_reward,
 )
+from wb_shapes.supervised_loop import train_supervised
 from wb_shapes.train_checker import degrade
 from wb_shapes.world import COLOURS, SHAPES, Scene, generate_scenes
-from workbench.api import Curves, MetricsTable, ModelCard, Progress, RunContext
+from workbench.api import MetricsTable, ModelCard, RunContext
 
 
 def _batch(params: TrainRewardParams, step: int) -> list[Scene]:
@@ -82,48 +81,21 @@ def run(params: TrainRewardParams, ctx: RunContext):
         torch.set_num_threads(params.threads)
     torch.manual_seed(ctx.seed)
     model = AttributeReward(width=params.width).to(ctx.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=params.lr, total_steps=params.steps)
-    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed,
-                 "width": params.width, "image_size": params.image_size}
-    curves: dict[str, list[list[float]]] = {"loss": [], "shape_accuracy": [], "prefers_caption_to_shape_foil": []}
-    start = 0
-    if params.resume:
-        state = ctx.resume(params.resume, model, opt, sched, signature=signature)
-        start = state.step
-        curves.update({k: v.tolist() for k, v in state.extra["curves"].items()})
-    end = min(params.steps, params.stop_after or params.steps)
-    running, t0 = None, time.monotonic()
-    for step in range(start, end):
-        model.train()
+
+    def step_loss(step: int) -> torch.Tensor:
         scenes = _batch(params, step)
         gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
         x, _ = augment(as_batch([s.image for s in scenes]), gen, params.augment)
         truth = attribute_targets([s.objects for s in scenes])
-        loss = reward_loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-        done = step + 1
-        curves["loss"].append([done, running])
-        if done % params.eval_every == 0 or done == params.steps:
-            check = reward_metrics(model, params.data_seed, 200, params.image_size)
-            for name in ("shape_accuracy", "prefers_caption_to_shape_foil"):
-                curves[name].append([done, check[name]])
-            ctx.log(f"step {done}: loss {running:.4f}, " + ", ".join(f"{k} {v:.3f}" for k, v in check.items()))
-            yield Curves(name="training", title="Shapes reward model training", x_label="step",
-                         series={k: np.array(v).T for k, v in curves.items() if v})
-        if done % params.checkpoint_every == 0 or done == end:
-            ctx.save_checkpoint(done, model, opt, sched, signature=signature,
-                                extra={"curves": {k: torch.tensor(v, dtype=torch.float64) for k, v in curves.items()}})
-        ctx.check_cancelled()
-        rate = (time.monotonic() - t0) / (done - start)
-        yield Progress(done / params.steps, f"step {done}/{params.steps}: loss {running:.4f} ({rate:.3f} s/step)",
-                       metrics={"loss": running})
-    if end < params.steps:
-        ctx.log(f"stopped after step {end} of {params.steps}; continue with resume={ctx.run_dir}")
+        return reward_loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
+
+    signature = {"steps": params.steps, "batch_size": params.batch_size, "data_seed": params.data_seed,
+                 "width": params.width, "image_size": params.image_size}
+    finished = yield from train_supervised(
+        model, params, ctx, step_loss, lambda: reward_metrics(model, params.data_seed, 200, params.image_size),
+        {"shape_accuracy": "shape_accuracy", "prefers_caption_to_shape_foil": "prefers_caption_to_shape_foil"},
+        "Shapes reward model training", signature)
+    if not finished:
         return
     model = model.cpu().eval()
     out = ctx.artifacts / "model.safetensors"
