@@ -29,12 +29,18 @@ def ranking_reward(name: str, device: str):
         zoo_card(name)
     except UserError:  # not a zoo id
         return clip_cosine_reward(load_clip(name, device=device))
-    model = load_zoo_model(name, device=device)
-    return model.score if hasattr(model, "score") else clip_cosine_reward(model)
+    model = load_zoo_model(name)  # by the card's loader, on the CPU
+    if hasattr(model, "score"):
+        return model.to(device).score
+    if not hasattr(model, "encode_image"):
+        raise UserError(f"reward={name}: this zoo model is neither a CLIP nor a reward model (it has no "
+                        "score(images, caption)); name a CLIP such as tiny-clip or a reward model such as "
+                        "shapes-reward")
+    return clip_cosine_reward(model if device == "cpu" else load_clip(name, device=device))
 
 
 def run_make_pairs(params: MakePairsParams, ctx: RunContext):
-    """Shapes pairs (drawn foils, or on-policy model samples ranked by a CLIP) written as a folder + pairs.jsonl;
+    """Shapes pairs (drawn foils, or on-policy model samples ranked by a reward) written as a folder + pairs.jsonl;
     the captions are the train split's unless ``split`` says otherwise."""
     folder = Path(params.out).expanduser() if params.out else ctx.artifacts / "pairs"
     if folder.exists() and not folder.is_dir():

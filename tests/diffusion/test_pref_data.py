@@ -201,3 +201,12 @@ def test_a_zoo_reward_model_ranks_the_samples_when_named_as_the_reward():
     with torch.no_grad():
         expected = float(clip.encode_image([pair.chosen])[0] @ clip.encode_text([caption])[0])
     assert ranking_reward("tiny-clip", "cpu")([pair.chosen], caption)[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_zoo_model_that_cannot_score_is_refused_as_the_reward():
+    from wb_diffusion.task_pref import ranking_reward
+
+    with pytest.raises(UserError, match="reward=shapes-checker: this zoo model is neither a CLIP nor a reward model"):
+        ranking_reward("shapes-checker", "cpu")
+    with pytest.raises(UserError, match="no-such-clip"):
+        ranking_reward("no-such-clip", "cpu")
