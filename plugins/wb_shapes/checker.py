@@ -178,21 +178,28 @@ def save_checker(model: ShapesChecker, path: Path) -> None:
     save_safetensors(model.state_dict(), path, metadata=meta)
 
 
-def load_model(path: Path | str | None = None) -> ShapesChecker:
-    """A ShapesChecker from ``path`` (default: the zoo's weights), in eval mode."""
+def weights_metadata(path: Path, architecture: str, article: str = "a") -> dict[str, str]:
+    """The metadata of ``path``, a safetensors file the plugin saved for ``architecture``; a missing, unreadable
+    or other file is a :class:`CheckpointError` naming it."""
     from safetensors import safe_open
 
-    path = Path(path) if path else zoo_weights(ZOO_ID)
     if not path.is_file():
-        raise CheckpointError(f"weights: {path} does not exist (give a ShapesChecker .safetensors file)")
+        raise CheckpointError(f"weights: {path} does not exist (give {article} {architecture} .safetensors file)")
     try:
         with safe_open(str(path), "pt") as fh:
             meta = fh.metadata() or {}
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    if meta.get("architecture") != "ShapesChecker":
-        raise CheckpointError(f"{path}: not a ShapesChecker checkpoint (metadata architecture "
+    if meta.get("architecture") != architecture:
+        raise CheckpointError(f"{path}: not {article} {architecture} checkpoint (metadata architecture "
                               f"{meta.get('architecture')!r})")
+    return meta
+
+
+def load_model(path: Path | str | None = None) -> ShapesChecker:
+    """A ShapesChecker from ``path`` (default: the zoo's weights), in eval mode."""
+    path = Path(path) if path else zoo_weights(ZOO_ID)
+    meta = weights_metadata(path, "ShapesChecker")
     model = ShapesChecker(width=int(meta["width"]), input_size=int(meta["input_size"]))
     load_into(model, path)
     return model.eval()

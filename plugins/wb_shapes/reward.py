@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wb_shapes.checker import COLOUR_NAMES, INPUT_SIZE, N_COLOURS, N_SHAPES, as_batch
+from wb_shapes.checker import COLOUR_NAMES, INPUT_SIZE, N_COLOURS, N_SHAPES, as_batch, weights_metadata
 from wb_shapes.judge import MAX_OBJECTS, PromptSpec
 from wb_shapes.world import SHAPES
-from workbench.api import CheckpointError, ModelCard, load_into, save_safetensors, zoo_weights
+from workbench.api import ModelCard, load_into, save_safetensors, zoo_weights
 
 ZOO_ID = "shapes-reward"
 RECIPE = "zoo-shapes-reward"
@@ -98,19 +98,8 @@ def save_reward(model: AttributeReward, path: Path) -> None:
 
 def load_reward(path: Path | str | None = None, device: str = "cpu") -> AttributeReward:
     """An AttributeReward from ``path`` (default: the zoo's ``shapes-reward``), in eval mode."""
-    from safetensors import safe_open
-
     path = Path(path) if path else zoo_weights(ZOO_ID)
-    if not path.is_file():
-        raise CheckpointError(f"weights: {path} does not exist (give an {ARCHITECTURE} .safetensors file)")
-    try:
-        with safe_open(str(path), "pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    if meta.get("architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path}: not an {ARCHITECTURE} checkpoint (metadata architecture "
-                              f"{meta.get('architecture')!r})")
+    meta = weights_metadata(path, ARCHITECTURE, article="an")
     model = AttributeReward(width=int(meta["width"]))
     load_into(model, path)
     return model.to(device).eval()

@@ -1,8 +1,9 @@
 """The training loop the shapes plugin's supervised models share (the checker, the reward model): one-cycle AdamW,
 resumable checkpoints through the host's lifecycle, quick held-out checks drawn as curves, progress, ``stop_after``.
 
-A task builds its model and gives the loss of step ``k`` (its own data and augmentation, seeded by ``k`` so a
-resumed run sees what an uninterrupted one would) and a quick check; what it does with the trained model is its own.
+A task builds its model and gives the loss of step ``k`` (on :func:`augmented_batch`, drawn and augmented from
+``k`` alone so a resumed run sees what an uninterrupted one would) and a quick check; what it does with the trained
+model is its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,27 @@ from collections.abc import Callable, Generator
 import numpy as np
 import torch
 
+from wb_shapes.checker import NOVEL_TRAIN_START, SINGLE_TRAIN_START, as_batch, augment
+from wb_shapes.world import Scene, generate_scenes
 from workbench.api import Curves, Progress, RunContext
+
+
+def augmented_batch(params, step: int, novel_fraction: float = 0.0) -> tuple[list[Scene], torch.Tensor, torch.Tensor]:
+    """Step ``step``'s scenes and their augmented pictures (and the augmentation's affine ``theta``): train-split
+    scenes of ``params.data_seed`` (1-4 objects from index 0, a share ``single_fraction`` of one-object scenes
+    from :data:`SINGLE_TRAIN_START`) and a share ``novel_fraction`` of novel-split scenes (from
+    :data:`NOVEL_TRAIN_START`), augmented at ``params.augment`` by a generator seeded by ``(data_seed, step)``."""
+    n_novel = int(round(novel_fraction * params.batch_size))
+    n_single = int(round(params.single_fraction * (params.batch_size - n_novel)))
+    n_multi = params.batch_size - n_novel - n_single
+    scenes = (generate_scenes(n_multi, "train", params.data_seed, params.image_size, start=step * n_multi)
+              + generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
+                                start=SINGLE_TRAIN_START + step * n_single)
+              + generate_scenes(n_novel, "novel", params.data_seed, params.image_size,
+                                start=NOVEL_TRAIN_START + step * n_novel))
+    gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
+    x, theta = augment(as_batch([s.image for s in scenes]), gen, params.augment)
+    return scenes, x, theta
 
 
 def train_supervised(model: torch.nn.Module, params, ctx: RunContext, step_loss: Callable[[int], torch.Tensor],

@@ -14,32 +14,17 @@ import torch.nn.functional as F
 
 from wb_shapes.checker import (
     N_COLOURS,
-    NOVEL_TRAIN_START,
-    SINGLE_TRAIN_START,
     STRIDE,
     ShapesChecker,
-    as_batch,
-    augment,
     make_card,
     save_checker,
     targets,
 )
 from wb_shapes.judge import PromptSpec, ShapesJudge
 from wb_shapes.params import TrainCheckerParams
-from wb_shapes.supervised_loop import train_supervised
-from wb_shapes.world import COLOURS, SHAPES, Scene, generate_scenes
+from wb_shapes.supervised_loop import augmented_batch, train_supervised
+from wb_shapes.world import COLOURS, SHAPES, generate_scenes
 from workbench.api import MetricsTable, RunContext
-
-
-def _batch(params: TrainCheckerParams, step: int) -> list[Scene]:
-    n_novel = int(round(params.novel_fraction * params.batch_size))
-    n_single = int(round(params.single_fraction * (params.batch_size - n_novel)))
-    n_multi = params.batch_size - n_novel - n_single
-    return (generate_scenes(n_multi, "train", params.data_seed, params.image_size, start=step * n_multi)
-            + generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
-                              start=SINGLE_TRAIN_START + step * n_single)
-            + generate_scenes(n_novel, "novel", params.data_seed, params.image_size,
-                              start=NOVEL_TRAIN_START + step * n_novel))
 
 
 def _loss(logits: torch.Tensor, obj: torch.Tensor, colour: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
@@ -100,9 +85,7 @@ def run(params: TrainCheckerParams, ctx: RunContext):
     judge = ShapesJudge(model, ctx.device)
 
     def step_loss(step: int) -> torch.Tensor:
-        scenes = _batch(params, step)
-        gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
-        x, theta = augment(as_batch([s.image for s in scenes]), gen, params.augment)
+        scenes, x, theta = augmented_batch(params, step, params.novel_fraction)
         truth = targets([s.objects for s in scenes], params.image_size, theta, params.image_size // STRIDE)
         return _loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wb_shapes.checker import SINGLE_TRAIN_START, as_batch, augment
+from wb_shapes.checker import SINGLE_TRAIN_START, as_batch
 from wb_shapes.params import TrainRewardParams
 from wb_shapes.reward import (
     ARCHITECTURE,
@@ -22,18 +22,10 @@ from wb_shapes.reward import (
     reward_loss,
     save_reward,
 )
-from wb_shapes.supervised_loop import train_supervised
+from wb_shapes.supervised_loop import augmented_batch, train_supervised
 from wb_shapes.train_checker import degrade
-from wb_shapes.world import COLOURS, SHAPES, Scene, generate_scenes
+from wb_shapes.world import COLOURS, SHAPES, generate_scenes
 from workbench.api import MetricsTable, ModelCard, RunContext
-
-
-def _batch(params: TrainRewardParams, step: int) -> list[Scene]:
-    n_single = int(round(params.single_fraction * params.batch_size))
-    n_multi = params.batch_size - n_single
-    return (generate_scenes(n_multi, "train", params.data_seed, params.image_size, start=step * n_multi)
-            + generate_scenes(n_single, "train", params.data_seed, params.image_size, 1, 1,
-                              start=SINGLE_TRAIN_START + step * n_single))
 
 
 def reward_metrics(model: AttributeReward, seed: int, n: int, image_size: int) -> dict[str, float]:
@@ -83,9 +75,7 @@ def run(params: TrainRewardParams, ctx: RunContext):
     model = AttributeReward(width=params.width).to(ctx.device)
 
     def step_loss(step: int) -> torch.Tensor:
-        scenes = _batch(params, step)
-        gen = torch.Generator().manual_seed(params.data_seed * 1_000_003 + step)
-        x, _ = augment(as_batch([s.image for s in scenes]), gen, params.augment)
+        scenes, x, _ = augmented_batch(params, step)
         truth = attribute_targets([s.objects for s in scenes])
         return reward_loss(model(x.to(ctx.device)), *(t.to(ctx.device) for t in truth))
 
