@@ -10,7 +10,7 @@ from workbench.api import VersionedParams
 
 _TRAINING_GROUPS = {"Data": ["data_seed", "image_size", "max_objects"], "Training": ["lr", "warmup_steps"],
                     "Advanced": ["checkpoint_every", "stop_after", "resume", "threads"]}
-_SAMPLING = ["seeds", "steps", "guidance_scale", "scheduler", "height", "width"]
+_SAMPLING = ["seeds", "steps", "guidance_scale", "scheduler", "height", "width", "batch_size"]
 
 
 class ShapesFields(BaseModel):
@@ -83,6 +83,9 @@ class SamplerFields(BaseModel):
                                                                                               "noise schedule")
     height: int = Field(0, ge=0, le=4096, description="pixels; 0: the model's own size")
     width: int = Field(0, ge=0, le=4096, description="pixels; 0: the model's own size")
+    batch_size: int = Field(8, ge=1, le=256, description="seeds of one prompt drawn in one pipeline call (each "
+                                                         "seed keeps its own generator: the images do not depend "
+                                                         "on it; lower it if memory runs out)")
 
 
 class SampleParams(VersionedParams, SourceFields, SamplerFields):

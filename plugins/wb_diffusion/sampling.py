@@ -5,7 +5,7 @@ trainers' previews and grids, reward-ranked pairs), so every picture is seeded a
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +62,25 @@ def sample_seeds(pipe, seeds: list[int], steps: int, guidance: float, height: in
     return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in out.images]
 
 
-def generate(pipe, samples: list[Sample], height: int = 0, width: int = 0) -> list[np.ndarray]:
-    """One image per sample (its prompt, seed, steps and guidance; the scheduler is set by :func:`use_scheduler`)."""
-    return [sample_seeds(pipe, [s.seed], s.steps, s.guidance_scale, height, width, prompt=s.prompt)[0]
-            for s in samples]
+def sample_batches(samples: list[Sample], size: int) -> list[list[Sample]]:
+    """Runs of consecutive samples that differ only in their seed, each at most ``size`` long: what
+    :func:`generate` draws in one pipeline call."""
+    batches: list[list[Sample]] = []
+    for sample in samples:
+        last = batches[-1] if batches else None
+        if last and len(last) < size and replace(last[0], seed=sample.seed) == sample:
+            last.append(sample)
+        else:
+            batches.append([sample])
+    return batches
+
+
+def generate(pipe, samples: list[Sample], height: int = 0, width: int = 0, batch_size: int = 1) -> list[np.ndarray]:
+    """One image per sample (its prompt, seed, steps and guidance; the scheduler is set by :func:`use_scheduler`),
+    up to ``batch_size`` seeds of one prompt per pipeline call (the images do not depend on the batching)."""
+    return [image for batch in sample_batches(samples, batch_size)
+            for image in sample_seeds(pipe, [s.seed for s in batch], batch[0].steps, batch[0].guidance_scale,
+                                      height, width, prompt=batch[0].prompt)]
 
 
 def save_samples(images: list[np.ndarray], samples: list[Sample], folder: Path, model: str) -> Path:

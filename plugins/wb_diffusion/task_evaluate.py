@@ -13,7 +13,7 @@ import torch
 
 from wb_diffusion.params_base import EvaluateParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.sampling import Sample, generate, use_scheduler
+from wb_diffusion.sampling import Sample, generate, sample_batches, use_scheduler
 from wb_diffusion.shapes_batches import scene_batch
 from workbench.api import ImageGrid, ImagePairs, MetricsTable, Progress, RunContext, UserError, load_clip
 
@@ -88,10 +88,11 @@ def run(params: EvaluateParams, ctx: RunContext):
         pipe = load_pipeline(model, device=ctx.device, config=params.config, lora=lora)
         use_scheduler(pipe, params.scheduler)
         images = []
-        for i, sample in enumerate(samples):
+        for batch in sample_batches(samples, params.batch_size):
             ctx.check_cancelled()
-            images += generate(pipe, [sample], params.height, params.width)
-            yield Progress((k * len(samples) + i + 1) / (len(sources) * len(samples)), f"{label}: image {i + 1}")
+            images += generate(pipe, batch, params.height, params.width, params.batch_size)
+            yield Progress((k * len(samples) + len(images)) / (len(sources) * len(samples)),
+                           f"{label}: image {len(images)}")
         reward = clip_reward(clip, images, [s.prompt for s in samples])
         try:
             rates, follows = checker_rates(images, [s.prompt for s in samples])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from wb_diffusion.params_base import SampleParams
 from wb_diffusion.pipelines import load_pipeline
-from wb_diffusion.sampling import Sample, generate, read_prompts, save_samples, use_scheduler
+from wb_diffusion.sampling import Sample, generate, read_prompts, sample_batches, save_samples, use_scheduler
 from workbench.api import ImageGrid, Progress, RunContext
 
 
@@ -21,10 +21,10 @@ def run(params: SampleParams, ctx: RunContext):
     samples = [Sample(p, s, params.steps, params.guidance_scale, params.scheduler) for p in prompts
                for s in params.seeds]
     images = []
-    for i, sample in enumerate(samples):
+    for batch in sample_batches(samples, params.batch_size):
         ctx.check_cancelled()
-        images += generate(pipe, [sample], params.height, params.width)
-        yield Progress((i + 1) / len(samples), f"image {i + 1}/{len(samples)}: {sample.prompt!r} seed {sample.seed}")
+        images += generate(pipe, batch, params.height, params.width, params.batch_size)
+        yield Progress(len(images) / len(samples), f"image {len(images)}/{len(samples)}: {batch[0].prompt!r}")
     index = save_samples(images, samples, ctx.artifacts / "samples", params.model)
     ctx.log(f"{len(images)} images and {index.name} in {index.parent}")
     yield ImageGrid(name="samples", title=f"{params.model}{' + ' + params.lora if params.lora else ''}: "

@@ -40,13 +40,28 @@ def test_sample_writes_a_grid_and_pngs_with_prompt_and_seed(runner, tmp_path):
 
 @pytest.mark.slow
 def test_the_unet_on_onnx_runtime_samples_the_torch_images(runner):
-    params = {"prompts": ["a red circle"], "seeds": [3], "steps": 3}
+    params = {"prompts": ["a red circle"], "seeds": [3, 4], "steps": 3}
     torch_job, torch_record = _run(runner, params)
     onnx_job, onnx_record = _run(runner, params, backend="onnx")
     assert onnx_record.state == RunState.COMPLETED, onnx_record.error + onnx_record.traceback
     assert "ONNX Runtime" in (onnx_job.run_dir / "log.txt").read_text()
-    a, b = (next(iter(RunStore.results(j.run_dir))).images[0].astype(int) for j in (torch_job, onnx_job))
-    assert np.abs(a - b).max() <= 2
+    a, b = (np.stack(next(iter(RunStore.results(j.run_dir))).images).astype(int) for j in (torch_job, onnx_job))
+    assert a.shape[0] == 2 and np.abs(a - b).max() <= 2
+
+
+def test_seeds_of_a_prompt_drawn_together_give_the_images_drawn_one_at_a_time(runner):
+    from wb_diffusion.sampling import Sample, sample_batches
+
+    samples = [Sample(p, s, 2, 5.0, "ddim") for p in ("a", "b") for s in range(5)]
+    assert [[x.seed for x in b] for b in sample_batches(samples, 3)] == [[0, 1, 2], [3, 4], [0, 1, 2], [3, 4]]
+    params = {"seeds": [0, 1, 2], "steps": 3}
+    images = []
+    for batch_size in (1, 3):
+        job, record = _run(runner, {**params, "batch_size": batch_size})
+        assert record.state == RunState.COMPLETED, record.error + record.traceback
+        images.append(np.stack(next(iter(RunStore.results(job.run_dir))).images).astype(int))
+    assert images[0].shape == (6, 32, 32, 3) and np.abs(images[0] - images[1]).max() <= 1
+    assert np.abs(images[0][0] - images[0][1]).max() > 10
 
 
 def test_an_empty_prompt_list_is_a_clear_error(runner):
