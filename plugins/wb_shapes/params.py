@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.api import VersionedParams
 
@@ -85,7 +85,20 @@ class BrowseScenesParams(VersionedParams):
     image_size: int = Field(64, ge=32, le=512, description="scene size in pixels")
 
 
-class TrainCheckerParams(VersionedParams):
+class SceneTrainingFields(BaseModel):
+    """What the checker's and the reward model's training share: scene size, checkpoints, held-out checks, resume."""
+
+    image_size: int = Field(32, ge=16, le=128, description="scene size in pixels (the tiny diffusion model's)")
+    checkpoint_every: int = Field(250, ge=1, description="steps between resumable checkpoints")
+    eval_every: int = Field(250, ge=1, description="steps between quick held-out checks")
+    eval_scenes: int = Field(1000, ge=10, le=20_000, description="test scenes of the final held-out measurement")
+    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
+                                                 "`steps`); continue later with resume")
+    resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
+    threads: int = Field(0, ge=0, le=256, description="torch CPU threads; 0 keeps torch's default")
+
+
+class TrainCheckerParams(VersionedParams, SceneTrainingFields):
     """Train the independent shapes checker (count, colours, shapes, combinations) on the world's ground truth."""
 
     model_config = ConfigDict(json_schema_extra={
@@ -98,7 +111,6 @@ class TrainCheckerParams(VersionedParams):
     lr: float = Field(3e-3, gt=0, le=1.0, description="AdamW peak learning rate (one-cycle schedule)")
     weight_decay: float = Field(5e-4, ge=0, description="AdamW weight decay")
     width: int = Field(16, ge=4, le=256, description="channels of the first conv block")
-    image_size: int = Field(32, ge=16, le=128, description="scene size in pixels (the tiny diffusion model's)")
     data_seed: int = Field(0, ge=0, description="seed of the shapes world; scenes come from its train split")
     single_fraction: float = Field(0.2, ge=0, le=1, description="share of each batch drawn as one-object scenes "
                                    "(own index range of the train split)")
@@ -106,18 +118,11 @@ class TrainCheckerParams(VersionedParams):
                                   "(own index range), so the checker can judge the held-out combinations")
     augment: float = Field(1.0, ge=0, le=2, description="strength of the shift/zoom/blur/colour/noise "
                                                         "augmentation (0: clean renders)")
-    checkpoint_every: int = Field(250, ge=1, description="steps between resumable checkpoints")
-    eval_every: int = Field(250, ge=1, description="steps between quick held-out checks")
-    eval_scenes: int = Field(1000, ge=10, le=20_000, description="test scenes of the final held-out measurement")
-    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
-                                                 "`steps`); continue later with resume")
-    resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
-    threads: int = Field(0, ge=0, le=256, description="torch CPU threads; 0 keeps torch's default")
     publish: bool = Field(False, description="publish the weights and card as zoo model 'shapes-checker' in the "
                                              "user's zoo ($WORKBENCH_HOME/models; a previous version is kept)")
 
 
-class TrainRewardParams(VersionedParams):
+class TrainRewardParams(VersionedParams, SceneTrainingFields):
     """Train the shapes reward model (colours, shapes and count of a whole picture) on the world's ground truth."""
 
     model_config = ConfigDict(json_schema_extra={
@@ -130,18 +135,10 @@ class TrainRewardParams(VersionedParams):
     lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW peak learning rate (one-cycle schedule)")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
     width: int = Field(32, ge=4, le=256, description="channels of the first conv block")
-    image_size: int = Field(32, ge=16, le=128, description="scene size in pixels (the tiny diffusion model's)")
     data_seed: int = Field(1, ge=0, description="seed of the shapes world (1: another draw than the checker's 0)")
     single_fraction: float = Field(0.5, ge=0, le=1, description="share of each batch drawn as one-object scenes "
                                    "(own index range of the train split)")
     augment: float = Field(1.5, ge=0, le=2, description="strength of the checker's shift/zoom/blur/colour/noise "
                                                         "augmentation (0: clean renders)")
-    checkpoint_every: int = Field(250, ge=1, description="steps between resumable checkpoints")
-    eval_every: int = Field(250, ge=1, description="steps between quick held-out checks")
-    eval_scenes: int = Field(1000, ge=10, le=20_000, description="test scenes of the final held-out measurement")
-    stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
-                                                 "`steps`); continue later with resume")
-    resume: str = Field("", description="a training checkpoint (artifacts/checkpoint.pt) or its run folder")
-    threads: int = Field(0, ge=0, le=256, description="torch CPU threads; 0 keeps torch's default")
     publish: bool = Field(False, description="publish the weights and card as zoo model 'shapes-reward' in the "
                                              "user's zoo ($WORKBENCH_HOME/models; a previous version is kept)")

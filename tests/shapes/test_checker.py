@@ -12,8 +12,7 @@ import torch
 from wb_shapes.api import PromptSpec, heldout_prompts, judge, load_checker, render_prompts
 from wb_shapes.world import generate_scenes, shape_counterfactual
 from workbench.api import UserError
-from workbench.core.runner import Runner, RunRequest
-from workbench.core.runstore import RunState, RunStore
+from workbench.core.runstore import RunStore
 
 N = 300
 
@@ -113,22 +112,8 @@ def test_bad_images_are_refused_clearly(checker, images, message):
 TINY = {"steps": 4, "batch_size": 8, "checkpoint_every": 2, "eval_every": 100, "eval_scenes": 10, "threads": 1}
 
 
-def _train(**params):
-    job, record = Runner().run(RunRequest(task="shapes.train-checker", params={**TINY, **params}, backend="torch",
-                                          device="cpu", seed=0, execution="inproc"))
-    assert record.state == RunState.COMPLETED, record.error
-    return job.run_dir
-
-
-def test_training_resumes_exactly_and_writes_a_loadable_checker():
-    straight = _train()
-    first = _train(stop_after=2)
-    assert not (first / "artifacts" / "model.safetensors").exists()
-    resumed = _train(resume=str(first))
-    a, b = (torch.load(r / "artifacts" / "checkpoint.pt", weights_only=True) for r in (straight, resumed))
-    assert a["step"] == b["step"] == 4
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+def test_training_resumes_exactly_and_writes_a_loadable_checker(resumes_exactly):
+    _, resumed = resumes_exactly("shapes.train-checker", TINY)
     card = json.loads((resumed / "artifacts" / "card.json").read_text())
     assert card["id"] == "shapes-checker" and {"count_accuracy", "follow_rate_true"} <= set(card["metrics"])
     assert "held-out" in {r.name for r in RunStore.results(resumed)}

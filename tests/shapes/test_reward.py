@@ -14,8 +14,7 @@ from wb_shapes.api import PromptSpec
 from wb_shapes.reward import AttributeReward, foil_preference, load_reward
 from wb_shapes.world import COLOURS, SHAPES, generate_scenes
 from workbench.api import UserError
-from workbench.core.runner import Runner, RunRequest
-from workbench.core.runstore import RunState, RunStore
+from workbench.core.runstore import RunStore
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +81,8 @@ TINY = {"steps": 4, "batch_size": 8, "checkpoint_every": 2, "eval_every": 100, "
         "width": 4}
 
 
-def _train(**params):
-    job, record = Runner().run(RunRequest(task="shapes.train-reward", params={**TINY, **params}, backend="torch",
-                                          device="cpu", seed=0, execution="inproc"))
-    assert record.state == RunState.COMPLETED, record.error
-    return job.run_dir
-
-
-def test_training_resumes_exactly_and_writes_a_loadable_reward_model():
-    straight = _train()
-    first = _train(stop_after=2)
-    assert not (first / "artifacts" / "model.safetensors").exists()
-    resumed = _train(resume=str(first))
-    a, b = (torch.load(r / "artifacts" / "checkpoint.pt", weights_only=True) for r in (straight, resumed))
-    assert a["step"] == b["step"] == 4
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+def test_training_resumes_exactly_and_writes_a_loadable_reward_model(resumes_exactly):
+    a, resumed = resumes_exactly("shapes.train-reward", TINY)
     card = json.loads((resumed / "artifacts" / "card.json").read_text())
     assert card["id"] == "shapes-reward" and {"shape_accuracy", "prefers_caption_to_shape_foil"} <= set(card["metrics"])
     assert "held-out" in {r.name for r in RunStore.results(resumed)}
