@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workbench.api import VersionedParams
 
@@ -90,11 +90,12 @@ class MakePairsParams(VersionedParams):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "paths": {"model": "dir", "reward": "", "out": "dir"},
         "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds", "out"],
-                   "Sampling": ["model", "reward", "k", "min_margin", "steps", "guidance"]},
+                   "Sampling": ["model", "reward", "k", "pairs_per_caption", "min_margin", "steps",
+                                "guidance"]},
         "show_when": {
         **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
-        **{name: {"source": ["samples"]} for name in ("model", "reward", "k", "min_margin", "steps",
-                                                              "guidance")}}})
+        **{name: {"source": ["samples"]} for name in ("model", "reward", "k", "pairs_per_caption", "min_margin",
+                                                      "steps", "guidance")}}})
 
     source: Literal["foils", "samples"] = Field("foils", description="foils: chosen = the scene, rejected = a "
                                                                      "drawn foil; samples: two model samples per "
@@ -111,7 +112,17 @@ class MakePairsParams(VersionedParams):
                                                 "local-dir:) or a zoo reward model (shapes-reward: sees shape)")
     k: int = Field(2, ge=2, le=64, description="samples: images drawn per caption; chosen = the best by the "
                                                "reward, rejected = the worst")
+    pairs_per_caption: int = Field(1, ge=1, le=32, description="samples: pairs made of one caption's k samples: "
+                                                               "best vs worst, then 2nd best vs 2nd worst, .. "
+                                                               "(at most k/2)")
     min_margin: float = Field(0.0, ge=0, le=1000, description="samples: drop a caption whose best and worst "
                                                               "rewards differ by less than this")
     steps: int = Field(20, ge=1, le=1000, description="samples: denoising steps")
     guidance: float = Field(5.0, ge=0, description="samples: classifier-free guidance")
+
+    @model_validator(mode="after")
+    def _pairs_fit_in_k(self) -> MakePairsParams:
+        if self.pairs_per_caption > self.k // 2:
+            raise ValueError(f"pairs_per_caption={self.pairs_per_caption}: at most k/2 = {self.k // 2} with "
+                             f"k={self.k}, so that no sample is in two pairs")
+        return self

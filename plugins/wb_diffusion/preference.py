@@ -247,22 +247,28 @@ def clip_cosine_reward(clip) -> Callable[[list[np.ndarray], str], list[float]]:
 
 def reward_ranked_pairs(pipe, captions: Sequence[str], reward: Callable[[list[np.ndarray], str], list[float]],
                         seed: int = 0, steps: int = 20, guidance: float = 5.0, size: int | None = None, k: int = 2,
-                        min_margin: float = 0.0) -> list[PreferencePair]:
+                        min_margin: float = 0.0, per_caption: int = 1) -> list[PreferencePair]:
     """On-policy pairs: ``k`` samples of ``pipe`` per caption (seeds ``seed + k*i`` .. ``seed + k*i + k-1``), chosen
-    = the one ``reward(images, caption)`` scores highest, rejected = the lowest; a caption whose two rewards
-    differ by less than ``min_margin`` gives no pair, as a near-tie says little about which picture is better."""
+    = the one ``reward(images, caption)`` scores highest, rejected = the lowest; with ``per_caption`` = m > 1 also
+    the 2nd best against the 2nd worst, .. the m-th best against the m-th worst (m <= k/2: no sample is in two
+    pairs). A pair whose two rewards differ by less than ``min_margin`` is dropped, as a near-tie says little about
+    which picture is better."""
     from wb_diffusion.sampling import sample_seeds
 
     if k < 2:
         raise UserError(f"k={k}: a pair needs at least two samples per caption")
+    if not 1 <= per_caption <= k // 2:
+        raise UserError(f"pairs_per_caption={per_caption}: must be 1..k/2 = {k // 2} with k={k}, so that no "
+                        "sample is in two pairs")
     pairs = []
     for i, caption in enumerate(captions):
         images = sample_seeds(pipe, [seed + k * i + j for j in range(k)], steps, guidance, size or 0, size or 0,
                               prompt=caption)
         scores = reward(images, caption)
-        best, worst = max(range(k), key=scores.__getitem__), min(range(k), key=scores.__getitem__)
-        if best == worst or scores[best] - scores[worst] < min_margin:
-            continue
-        pairs.append(PreferencePair(caption, images[best], images[worst], 1.0,
-                                    f"samples of '{caption}' (reward {scores[best]:.3f} vs {scores[worst]:.3f})"))
+        ranked = sorted(range(k), key=scores.__getitem__, reverse=True)
+        for best, worst in zip(ranked[:per_caption], reversed(ranked[-per_caption:])):
+            if scores[best] - scores[worst] < min_margin or scores[best] == scores[worst]:
+                continue
+            pairs.append(PreferencePair(caption, images[best], images[worst], 1.0,
+                                        f"samples of '{caption}' (reward {scores[best]:.3f} vs {scores[worst]:.3f})"))
     return pairs

@@ -62,11 +62,13 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
                                                   f"{start + 1}.. of {len(captions)}")
             pairs += reward_ranked_pairs(pipe, captions[start:start + CAPTIONS_PER_PROGRESS], reward,
                                          seed=ctx.seed + params.k * start, steps=params.steps,
-                                         guidance=params.guidance, k=params.k, min_margin=params.min_margin)
+                                         guidance=params.guidance, k=params.k, min_margin=params.min_margin,
+                                         per_caption=params.pairs_per_caption)
         if not pairs:
             raise UserError(f"min_margin={params.min_margin}: no caption's samples differ that much in "
                             f"{params.reward}'s reward; lower it or raise k")
-        ctx.log(f"{len(captions) - len(pairs)} of {len(captions)} captions dropped ({params.reward} reward gap below "
+        wanted = len(captions) * params.pairs_per_caption
+        ctx.log(f"{wanted - len(pairs)} of {wanted} pairs dropped ({params.reward} reward gap below "
                 f"min_margin={params.min_margin}, or a tie)")
     path = write_pairs(pairs, folder, seed=params.data_seed)
     ctx.log(f"{len(pairs)} pairs in {path}; train on them with diffusion.mapo --set pairs={path.parent}")

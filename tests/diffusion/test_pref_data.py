@@ -179,6 +179,29 @@ def test_reward_ranked_pairs_take_the_best_and_worst_of_k_samples_and_drop_near_
         reward_ranked_pairs(pipe, captions, clip_cosine_reward(clip), k=1)
 
 
+def test_several_pairs_per_caption_pair_the_ith_best_with_the_ith_worst():
+    """pairs_per_caption=2 of k=5 samples: best vs worst, then 2nd best vs 2nd worst; the median sample is in no
+    pair, no sample in two; more pairs than k/2 is refused, in the function and in the task's parameters."""
+    pytest.importorskip("torch")
+    from wb_diffusion.params_pref import MakePairsParams
+    from wb_diffusion.sampling import sample_seeds
+    from wb_diffusion.tiny import tiny_sd_pipeline
+
+    pipe, caption = tiny_sd_pipeline(seed=0), "a small blue star"
+    reward = lambda images, _: [float(im.astype(np.float64).mean()) for im in images]  # noqa: E731  brightness
+    first, second = reward_ranked_pairs(pipe, [caption], reward, seed=3, steps=2, k=5, per_caption=2)
+    images = sample_seeds(pipe, [3, 4, 5, 6, 7], 2, 5.0, prompt=caption)
+    order = np.argsort([-s for s in reward(images, caption)])
+    for pair, (best, worst) in zip((first, second), ((order[0], order[4]), (order[1], order[3])), strict=True):
+        assert np.array_equal(pair.chosen, images[best]) and np.array_equal(pair.rejected, images[worst])
+    (only,) = reward_ranked_pairs(pipe, [caption], reward, seed=3, steps=2, k=5)
+    assert np.array_equal(only.chosen, first.chosen) and np.array_equal(only.rejected, first.rejected)
+    with pytest.raises(UserError, match="pairs_per_caption=3"):
+        reward_ranked_pairs(pipe, [caption], reward, k=5, per_caption=3)
+    with pytest.raises(ValueError, match="pairs_per_caption=3: at most k/2 = 2"):
+        MakePairsParams(source="samples", k=5, pairs_per_caption=3)
+
+
 def test_a_zoo_reward_model_ranks_the_samples_when_named_as_the_reward():
     """``reward=shapes-reward`` scores with the reward model (its log-likelihood), ``reward=tiny-clip`` with the
     CLIP's cosine: the pair's chosen picture is the one the named reward scores highest."""
