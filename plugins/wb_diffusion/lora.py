@@ -19,8 +19,8 @@ from workbench.api import UserError
 
 TARGETS = ("to_k", "to_q", "to_v", "to_out.0")
 LORA_FILE = "pytorch_lora_weights.safetensors"
-__all__ = ["LORA_FILE", "TARGETS", "add_lora", "export_merged_unet", "load_lora", "lora_state_dict", "merged_unet",
-           "save_lora"]
+__all__ = ["LORA_FILE", "TARGETS", "add_lora", "continue_lora", "export_merged_unet", "load_lora", "lora_state_dict",
+           "merged_unet", "save_lora"]
 
 
 def add_lora(unet, rank: int = 4, alpha: float | None = None, targets: Sequence[str] = TARGETS) -> list:
@@ -38,6 +38,19 @@ def add_lora(unet, rank: int = 4, alpha: float | None = None, targets: Sequence[
     params = [p for p in unet.parameters() if p.requires_grad]
     if not params:
         raise UserError(f"lora_targets={list(targets)}: no module of the UNet matched")
+    return params
+
+
+def continue_lora(pipe, lora: str) -> list:
+    """Freeze ``pipe.unet`` and make the saved LoRA ``lora`` its trainable adapter, with the rank, alpha and targets
+    it was saved with: a later round of tuning starts where an earlier one ended. Returns the LoRA parameters."""
+    pipe.unet.requires_grad_(False)
+    load_lora(pipe, lora, adapter_name="default", param="init_lora")
+    params = [p for name, p in pipe.unet.named_parameters() if "lora_" in name]
+    if not params:
+        raise UserError(f"init_lora={lora}: holds no LoRA weights for the UNet")
+    for param in params:
+        param.requires_grad_(True)
     return params
 
 

@@ -11,7 +11,8 @@ from workbench.api import VersionedParams
 LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
 TUNING_GROUPS = {
     "Data": ["pairs", "n_pairs", "data_seed", "keep_ties", "sizes"],
-    "Training": ["steps", "batch_size", "grad_accum", "lr", "resolution", "hflip", "lora", "lora_rank", "lora_alpha"],
+    "Training": ["steps", "batch_size", "grad_accum", "lr", "resolution", "hflip", "lora", "lora_rank", "lora_alpha",
+                 "init_lora"],
     "Sample grids": ["sample_every", "sample_prompts", "sample_seed", "sample_steps", "guidance"],
     "Advanced": ["weight_decay", "max_grad_norm", "mixed_precision", "lora_targets", "checkpoint_every",
                  "export_merged", "stop_after", "resume"],
@@ -36,7 +37,7 @@ class PreferenceTuneParams(VersionedParams, PairsFields):
     """What MaPO and Diffusion-DPO share: the model, the loop, checkpoints and sample grids."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "paths": {"model": "dir", "pairs": "file"}, "groups": TUNING_GROUPS})
+        "paths": {"model": "dir", "pairs": "file", "init_lora": "file"}, "groups": TUNING_GROUPS})
 
     model: str = Field("tiny-shapes-sd", description="the zoo's tiny shapes model, 'tiny-random', "
                                                      "'tiny-random-sdxl' or a diffusers pipeline folder")
@@ -54,6 +55,9 @@ class PreferenceTuneParams(VersionedParams, PairsFields):
     lora: bool = Field(True, description="train a LoRA (peft) instead of the full UNet")
     lora_rank: int = Field(4, ge=1, le=1024)
     lora_alpha: float = Field(0.0, ge=0, description="LoRA alpha (0: the rank)")
+    init_lora: str = Field("", description="start from this saved LoRA (its own rank, alpha and targets) instead of a "
+                                           "new one: a second round on pairs drawn from the tuned model (DPO's "
+                                           "reference stays the base, adapters off)")
     lora_targets: list[str] = Field(default_factory=lambda: list(LORA_TARGETS), description="UNet modules "
                                                                                            "that get a LoRA")
     checkpoint_every: int = Field(50, ge=1, description="steps between resumable checkpoints")
@@ -67,6 +71,12 @@ class PreferenceTuneParams(VersionedParams, PairsFields):
     stop_after: int = Field(0, ge=0, description="end this session after this many steps in total (0: run to "
                                                  "'steps'); continue later with resume")
     resume: str = Field("", description="a training checkpoint or its run folder")
+
+    @model_validator(mode="after")
+    def _init_lora_needs_lora(self) -> PreferenceTuneParams:
+        if self.init_lora and not self.lora:
+            raise ValueError(f"init_lora={self.init_lora}: continues a LoRA, so it needs lora=true")
+        return self
 
 
 class MapoParams(PreferenceTuneParams):
@@ -88,14 +98,14 @@ class MakePairsParams(VersionedParams):
     """Preference pairs for the shapes world, written as a folder + pairs.jsonl."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "paths": {"model": "dir", "reward": "", "out": "dir"},
+        "paths": {"model": "dir", "lora": "file", "reward": "", "out": "dir"},
         "groups": {"Data": ["data_seed", "split", "image_size", "foil_kinds", "out"],
-                   "Sampling": ["model", "reward", "k", "pairs_per_caption", "min_margin", "steps",
+                   "Sampling": ["model", "lora", "reward", "k", "pairs_per_caption", "min_margin", "steps",
                                 "guidance"]},
         "show_when": {
         **{name: {"source": ["foils"]} for name in ("image_size", "foil_kinds")},
-        **{name: {"source": ["samples"]} for name in ("model", "reward", "k", "pairs_per_caption", "min_margin",
-                                                      "steps", "guidance")}}})
+        **{name: {"source": ["samples"]} for name in ("model", "lora", "reward", "k", "pairs_per_caption",
+                                                      "min_margin", "steps", "guidance")}}})
 
     source: Literal["foils", "samples"] = Field("foils", description="foils: chosen = the scene, rejected = a "
                                                                      "drawn foil; samples: two model samples per "
@@ -108,6 +118,8 @@ class MakePairsParams(VersionedParams):
     image_size: int = Field(32, ge=16, le=512, description="scene size in pixels (foils)")
     foil_kinds: list[Literal["colour", "shape", "size"]] = Field(default_factory=lambda: ["colour", "shape", "size"])
     model: str = Field("tiny-shapes-sd", description="samples: the text-to-image model (as in diffusion.mapo)")
+    lora: str = Field("", description="samples: a LoRA loaded on the model (pairs drawn from a tuned model: the "
+                                      "next online round)")
     reward: str = Field("tiny-clip", description="samples: what ranks them: a CLIP's image/text cosine (zoo id or "
                                                 "local-dir:) or a zoo reward model (shapes-reward: sees shape)")
     k: int = Field(2, ge=2, le=64, description="samples: images drawn per caption; chosen = the best by the "

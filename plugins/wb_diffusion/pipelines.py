@@ -7,7 +7,8 @@
 * a hub name (``org/model``) only when online.
 
 ``lora=`` adds a diffusers LoRA (a ``.safetensors`` file or its folder) checked against the UNet first, so a LoRA
-made for another architecture is refused with the mismatching keys and shapes named, instead of being dropped.
+made for another architecture (or a file that holds no LoRA, or NaN weights) is refused with the mismatching keys and
+shapes named, instead of being dropped.
 """
 
 from __future__ import annotations
@@ -174,9 +175,13 @@ def _base_layer(model, path: str):
 
 
 def lora_mismatches(pipe, state_dict: dict[str, torch.Tensor]) -> list[str]:
-    """What in a diffusers-format LoRA state dict does not fit ``pipe``'s UNet/text encoders: unknown layers, and
-    down (rank, in) / up (out, rank) shapes that disagree with the base layers' weights."""
-    problems = []
+    """What in a diffusers-format LoRA state dict does not fit ``pipe``'s UNet/text encoders: NaN/inf tensors, no
+    LoRA layers at all, unknown layers, and down (rank, in) / up (out, rank) shapes that disagree with the base
+    layers' weights."""
+    problems = [f"{key}: not finite" for key, tensor in state_dict.items()
+                if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if not any(m in key for key in state_dict for m in DOWN_MARKERS + UP_MARKERS):
+        problems.append(f"no LoRA layers (keys such as {', '.join(list(state_dict)[:3]) or 'none'})")
     for key, tensor in state_dict.items():
         marker = next((m for m in DOWN_MARKERS + UP_MARKERS if m in key), None)
         if marker is None or tensor.ndim < 2:
@@ -194,18 +199,19 @@ def lora_mismatches(pipe, state_dict: dict[str, torch.Tensor]) -> list[str]:
     return problems
 
 
-def load_lora(pipe, lora: str) -> None:
-    """Load a diffusers LoRA file or folder into ``pipe`` after checking that every key fits."""
+def load_lora(pipe, lora: str, adapter_name: str | None = None, param: str = "lora") -> None:
+    """Load a diffusers LoRA file or folder into ``pipe`` (as ``adapter_name``, or diffusers' default name) after
+    checking that every key fits; errors name the parameter ``param``."""
     path = Path(lora)
     if not path.exists():
-        raise UserError(f"lora={lora}: no such file or folder")
+        raise UserError(f"{param}={lora}: no such file or folder")
     try:
         state_dict, _ = pipe.lora_state_dict(str(path))
     except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"lora={lora}: not a diffusers LoRA ({exc})") from None
+        raise UserError(f"{param}={lora}: not a diffusers LoRA ({exc})") from None
     problems = lora_mismatches(pipe, state_dict)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise UserError(f"lora={lora}: made for another architecture ({len(problems)} of {len(state_dict)} "
-                        f"tensors do not fit {type(pipe).__name__}): {shown}")
-    pipe.load_lora_weights(str(path))
+        raise UserError(f"{param}={lora}: not a LoRA for {type(pipe).__name__} ({len(problems)} problem(s) in "
+                        f"{len(state_dict)} tensors): {shown}")
+    pipe.load_lora_weights(str(path), adapter_name=adapter_name)

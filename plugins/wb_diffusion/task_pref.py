@@ -51,7 +51,7 @@ def run_make_pairs(params: MakePairsParams, ctx: RunContext):
     else:
         from wb_diffusion.pipelines import load_pipeline
 
-        pipe = load_pipeline(params.model, device=ctx.device)
+        pipe = load_pipeline(params.model, device=ctx.device, lora=params.lora)
         captions = [s.caption for s in load_sample("shapes", split=params.split, n=params.n, seed=params.data_seed,
                                                    min_objects=1, max_objects=1)]
         reward = ranking_reward(params.reward, ctx.device)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from wb_diffusion.conditioning import encode_captions
-from wb_diffusion.lora import add_lora, export_merged_unet, save_lora
+from wb_diffusion.lora import add_lora, continue_lora, export_merged_unet, save_lora
 from wb_diffusion.losses import PreferenceLoss, diffusion_target, dpo_loss, mapo_loss, per_sample_error
 from wb_diffusion.params_pref import DpoParams, MapoParams, PreferenceTuneParams
 from wb_diffusion.pipelines import load_pipeline
@@ -213,9 +213,12 @@ def _history_tensor(history: list[dict[str, float]], names: list[str]) -> torch.
     return torch.tensor([[h[n] for n in names] for h in history], dtype=torch.float64).reshape(-1, len(names))
 
 
-def make_trainable(unet, method: str, params: PreferenceTuneParams) -> tuple[list, torch.nn.Module | None]:
-    """The parameters to train (a new LoRA, or the whole UNet) and DPO's separate reference (a frozen copy of the
-    full UNet; None when the LoRA is switched off instead, or for MaPO)."""
+def make_trainable(pipe, method: str, params: PreferenceTuneParams) -> tuple[list, torch.nn.Module | None]:
+    """The parameters to train (a new LoRA, the saved ``init_lora``, or the whole UNet) and DPO's separate reference
+    (a frozen copy of the full UNet; None when the LoRA is switched off instead, or for MaPO)."""
+    unet = pipe.unet
+    if params.init_lora:
+        return continue_lora(pipe, params.init_lora), None
     if params.lora:
         return add_lora(unet, params.lora_rank, params.lora_alpha or None, params.lora_targets), None
     reference = copy.deepcopy(unet).requires_grad_(False).eval() if method == "dpo" else None
@@ -247,14 +250,15 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     if params.batch_size < dist.world:
         raise UserError(f"batch_size={params.batch_size}: fewer pairs than the {dist.world} processes")
     base_images = sample_images(pipe, prompts, params, resolution, autocast) if dist.main else []
-    trainable, reference = make_trainable(pipe.unet, method, params)
+    trainable, reference = make_trainable(pipe, method, params)
     state = TrainableState(pipe.unet)
     opt = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     step_loss = PreferenceStep(pipe, method, params, resolution, reference, dist.wrap(pipe.unet, ctx.device))
     signature = {"method": method, "model": params.model, "pairs": params.pairs, "n_pairs": params.n_pairs,
                  "steps": params.steps, "batch_size": params.batch_size, "grad_accum": params.grad_accum,
-                 "lora": params.lora, "lora_rank": params.lora_rank, "data_seed": params.data_seed}
+                 "lora": params.lora, "lora_rank": params.lora_rank, "data_seed": params.data_seed,
+                 **({"init_lora": params.init_lora} if params.init_lora else {})}
     names = ["loss", *sorted(k for k in LOSS_CURVES[method] + SCORE_CURVES[method] if k != "loss"), "implicit_acc"]
     history: list[dict[str, float]] = []
     start = 0

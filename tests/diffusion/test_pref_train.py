@@ -10,6 +10,7 @@ pytest.importorskip("peft")
 
 from safetensors.torch import load_file  # noqa: E402
 
+from workbench.core.errors import ParamError  # noqa: E402
 from workbench.core.runner import Runner, RunRequest  # noqa: E402
 from workbench.core.runstore import RunState, RunStore  # noqa: E402
 
@@ -77,6 +78,10 @@ def test_bad_parameters_are_named(workbench_home, tmp_path):
     assert record.state == RunState.FAILED and "mixed_precision=bf16: only on CUDA" in record.error
     _, record = _run("diffusion.mapo", resolution=36)
     assert record.state == RunState.FAILED and "resolution=36: must be a multiple of 8" in record.error
+    _, record = _run("diffusion.mapo", init_lora=str(tmp_path / "round1"))
+    assert record.state == RunState.FAILED and "round1: no such file or folder" in record.error
+    with pytest.raises(ParamError, match="continues a LoRA, so it needs lora=true"):
+        _run("diffusion.mapo", init_lora=str(tmp_path), lora=False)
 
 
 def test_made_pairs_train_from_their_folder(workbench_home):
@@ -110,6 +115,35 @@ def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_nami
     _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc",
                                         params={**params, "out": str(workbench_home / "a-file")}))
     assert record.state == RunState.FAILED and "a-file: is a file" in record.error
+
+
+def test_a_second_online_round_draws_pairs_from_the_tuned_model_and_continues_its_lora(workbench_home):
+    """Round 2: make-pairs samples base + round 1's LoRA (other pictures than the base's), and MaPO / DPO continue
+    that LoRA (DPO's first loss is then off log 2: the policy starts away from its reference, the base)."""
+    from wb_diffusion.preference import read_pairs
+
+    first, record = _run("diffusion.mapo", steps=2, lr=1e-2)
+    assert record.state == RunState.COMPLETED, record.error
+    lora = first / "artifacts" / "lora"
+    drawn = {}
+    for name, extra in (("base", {}), ("tuned", {"lora": str(lora)})):
+        params = {"source": "samples", "model": "tiny-random", "n": 2, "k": 2, "steps": 1,
+                  "out": str(workbench_home / name), **extra}
+        _, record = Runner().run(RunRequest(task="diffusion.make-pairs", seed=0, execution="inproc", params=params))
+        assert record.state == RunState.COMPLETED, record.error
+        drawn[name] = read_pairs(workbench_home / name)
+    assert [p.caption for p in drawn["base"]] == [p.caption for p in drawn["tuned"]]
+    assert all(not (a.chosen == b.chosen).all() or not (a.rejected == b.rejected).all()
+               for a, b in zip(drawn["base"], drawn["tuned"], strict=True))
+    second, record = _run("diffusion.mapo", steps=1, init_lora=str(lora), pairs=str(workbench_home / "tuned"))
+    assert record.state == RunState.COMPLETED, record.error
+    a = load_file(str(lora / "pytorch_lora_weights.safetensors"))
+    b = load_file(str(second / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    dpo, record = _run("diffusion.dpo", steps=1, init_lora=str(lora))
+    assert record.state == RunState.COMPLETED, record.error
+    assert _curve(dpo, "loss", "loss")[0] != pytest.approx(math.log(2), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -216,6 +216,17 @@ def _reward_metadata_wrong_tensors(path: Path) -> None:
                                                                          "width": "4"})
 
 
+def _lora(path: Path, sdxl: bool = False) -> None:
+    """A tiny pipeline's LoRA, saved in diffusers format, moved to ``path``."""
+    from wb_diffusion.lora import add_lora, save_lora
+    from wb_diffusion.tiny import tiny_sd_pipeline, tiny_sdxl_pipeline
+
+    pipe = (tiny_sdxl_pipeline if sdxl else tiny_sd_pipeline)(seed=0)
+    add_lora(pipe.unet, rank=2)
+    save_lora(pipe, path.parent / f"{path.name}.saved").replace(path)
+    (path.parent / f"{path.name}.saved").rmdir()
+
+
 def _source_stats(path: Path) -> None:
     import torch
 
@@ -393,6 +404,13 @@ def _read_ood_checkpoint(path: Path):
     from wb_oodtrain.checkpoints import load_model
 
     return load_model(str(path))
+
+
+def _read_lora(path: Path):
+    from wb_diffusion.lora import continue_lora
+    from wb_diffusion.tiny import tiny_sd_pipeline
+
+    return continue_lora(tiny_sd_pipeline(seed=0), str(path))
 
 
 def _read_source_stats(path: Path):
@@ -626,6 +644,9 @@ READERS: list[Reader] = [
            specific={"wrong-shape": _safetensors}),
     Reader("zoo weights (shapes reward model)", "reward.safetensors", _reward_weights, _read_reward, text=False,
            specific={"wrong-shape": _reward_metadata_wrong_tensors, "other-architecture": _digits_weights}),
+    Reader("diffusion LoRA (lora, init_lora)", "lora.safetensors", _lora, _read_lora, text=False,
+           specific={"other-architecture": lambda p: _lora(p, sdxl=True), "wrong-shape": _safetensors,
+                     "nan-inf": lambda p: _tensor_file(_nan_tensors())(p)}),
     Reader("OOD checkpoint (ood.evaluate)", "model.safetensors", _digits_weights, _read_ood_checkpoint,
            text=False, specific={"wrong-shape": _safetensors}),
     Reader("CAFA source statistics", "stats.safetensors", _source_stats, _read_source_stats, text=False,
