@@ -10,7 +10,7 @@ from workbench.api import VersionedParams
 
 LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
 TUNING_GROUPS = {
-    "Data": ["pairs", "n_pairs", "data_seed", "keep_ties", "sizes", "latents"],
+    "Data": ["pairs", "n_pairs", "data_seed", "keep_ties", "sizes"],
     "Training": ["steps", "batch_size", "grad_accum", "lr", "resolution", "hflip", "lora", "lora_rank", "lora_alpha",
                  "init_lora"],
     "Sample grids": ["sample_every", "sample_prompts", "sample_seed", "sample_steps", "guidance"],
@@ -31,11 +31,6 @@ class PairsFields(BaseModel):
     keep_ties: bool = Field(False, description="keep pairs with label_0 = 0.5 (image 0 then counts as chosen)")
     sizes: Literal["error", "resize"] = Field("error", description="a pair whose two images differ in size: "
                                                                    "refuse it, or resize the rejected image")
-    latents: Literal["encode", "stored"] = Field("encode", description="encode: the VAE encodes both images (the "
-                                                                       "reference); stored: the latents saved with "
-                                                                       "model-sampled pairs (make-pairs "
-                                                                       "source=samples), what the model drew, "
-                                                                       "without the VAE's lossy round trip")
 
 
 class PreferenceTuneParams(VersionedParams, PairsFields):

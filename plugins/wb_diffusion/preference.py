@@ -6,10 +6,6 @@ Two on-disk formats, as Pick-a-Pic v2 and hand-made sets come:
 - a folder holding ``pairs.jsonl`` (or the ``.jsonl`` file itself), one object per line with ``caption``,
   ``image_0``, ``image_1`` (paths relative to the file) and ``label_0``.
 
-A JSONL row may also name ``latent_0`` and ``latent_1``: ``.npy`` files with the latents the two images were decoded
-from (``C x h x w`` float32, the UNet's scale), as ``diffusion.make-pairs source=samples`` writes them, so a trainer
-can learn from what the model drew rather than from the VAE's re-encoding of it (``latents=stored``).
-
 ``label_0`` is the share of raters preferring image 0: 1 (image 0 chosen), 0 (image 1 chosen) or 0.5 (a tie, removed
 unless ``keep_ties``; a kept tie trains with image 0 as the chosen one, as the reference code does). The two images
 of a pair are concatenated for training, so their sizes must match: ``sizes="error"`` refuses a mismatch, naming the
@@ -36,16 +32,13 @@ SizePolicy = Literal["error", "resize"]
 
 @dataclass
 class PreferencePair:
-    """One caption with its chosen and rejected RGB uint8 images (and, for model samples, the latents they were
-    decoded from); ``where`` names the file and row it came from."""
+    """One caption with its chosen and rejected RGB uint8 images; ``where`` names the file and row it came from."""
 
     caption: str
     chosen: np.ndarray
     rejected: np.ndarray
     label_0: float = 1.0
     where: str = ""
-    chosen_latent: np.ndarray | None = None
-    rejected_latent: np.ndarray | None = None
 
 
 def _label(value, where: str) -> float:
@@ -77,42 +70,17 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _pair(caption, image_0: np.ndarray, image_1: np.ndarray, label: float, where: str,
-          sizes: SizePolicy, latents: tuple[np.ndarray, np.ndarray] | None = None) -> PreferencePair:
+          sizes: SizePolicy) -> PreferencePair:
     if not isinstance(caption, str) or not caption.strip():
         raise UserError(f"{where}: empty caption")
-    swap = label == 0.0
-    chosen, rejected = (image_1, image_0) if swap else (image_0, image_1)
-    stored = (latents[::-1] if swap else latents) if latents else (None, None)
+    chosen, rejected = (image_1, image_0) if label == 0.0 else (image_0, image_1)
     if chosen.shape != rejected.shape:
         if sizes == "error":
             raise UserError(f"{where}: the two images differ in size ({image_0.shape[1]}x{image_0.shape[0]} vs "
                             f"{image_1.shape[1]}x{image_1.shape[0]}); pass sizes='resize' to resize the rejected "
                             "one to the chosen one's size")
         rejected = _resize(rejected, chosen.shape[:2])
-    return PreferencePair(caption, chosen, rejected, label, where, *stored)
-
-
-def _read_latents(row: dict, folder: Path, where: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The row's two stored latents, or None when it names none; both must be finite float arrays of one shape."""
-    named = [k for k in ("latent_0", "latent_1") if k in row]
-    if not named:
-        return None
-    if len(named) == 1:
-        raise UserError(f"{where}: names {named[0]} but not its partner; give both latent_0 and latent_1 or neither")
-    latents = []
-    for key in ("latent_0", "latent_1"):
-        latent_path = folder / row[key]
-        try:
-            array = np.load(latent_path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise UserError(f"{where}: {key} {latent_path} is not a readable .npy array ({exc})") from None
-        if array.ndim != 3 or not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
-            raise UserError(f"{where}: {key} {latent_path} must be a finite float C x h x w array, got "
-                            f"{array.dtype} {array.shape}" + ("" if np.isfinite(array).all() else " with NaN/inf"))
-        latents.append(array.astype(np.float32))
-    if latents[0].shape != latents[1].shape:
-        raise UserError(f"{where}: latent_0 {latents[0].shape} and latent_1 {latents[1].shape} differ in shape")
-    return latents[0], latents[1]
+    return PreferencePair(caption, chosen, rejected, label, where)
 
 
 def read_parquet_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = "error") -> list[PreferencePair]:
@@ -169,7 +137,7 @@ def read_jsonl_pairs(path: Path, keep_ties: bool = False, sizes: SizePolicy = "e
             if not image_path.is_file():
                 raise UserError(f"{where}: {key} {image_path} does not exist")
             images.append(read_image(image_path))
-        pairs.append(_pair(row["caption"], *images, label, where, sizes, _read_latents(row, path.parent, where)))
+        pairs.append(_pair(row["caption"], *images, label, where, sizes))
     return pairs
 
 
@@ -192,9 +160,8 @@ def read_pairs(source: str | Path, keep_ties: bool = False, sizes: SizePolicy = 
 
 
 def write_pairs(pairs: Sequence[PreferencePair], folder: Path, seed: int = 0) -> Path:
-    """Write ``pairs`` as a folder + ``pairs.jsonl`` that :func:`read_pairs` reads back (with ``.npy`` latents when a
-    pair has them); which image is image 0 is drawn at random (``seed``), with ``label_0`` saying which one is
-    chosen."""
+    """Write ``pairs`` as a folder + ``pairs.jsonl`` that :func:`read_pairs` reads back; which image is image 0 is
+    drawn at random (``seed``), with ``label_0`` saying which one is chosen."""
     from PIL import Image
 
     folder = Path(folder)
@@ -207,13 +174,8 @@ def write_pairs(pairs: Sequence[PreferencePair], folder: Path, seed: int = 0) ->
         names = [f"images/{i:06d}_{k}.png" for k in (0, 1)]
         for name, image in zip(names, (first, second)):
             Image.fromarray(image).save(folder / name)
-        row = {"caption": pair.caption, "image_0": names[0], "image_1": names[1], "label_0": 0.0 if swap else 1.0}
-        if pair.chosen_latent is not None and pair.rejected_latent is not None:
-            latents = (pair.rejected_latent, pair.chosen_latent) if swap else (pair.chosen_latent, pair.rejected_latent)
-            for k, latent in enumerate(latents):
-                row[f"latent_{k}"] = f"images/{i:06d}_{k}.npy"
-                np.save(folder / row[f"latent_{k}"], np.asarray(latent, np.float32), allow_pickle=False)
-        lines.append(json.dumps(row))
+        lines.append(json.dumps({"caption": pair.caption, "image_0": names[0], "image_1": names[1],
+                                 "label_0": 0.0 if swap else 1.0}))
     (folder / JSONL).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / JSONL
 
@@ -286,12 +248,12 @@ def clip_cosine_reward(clip) -> Callable[[list[np.ndarray], str], list[float]]:
 def reward_ranked_pairs(pipe, captions: Sequence[str], reward: Callable[[list[np.ndarray], str], list[float]],
                         seed: int = 0, steps: int = 20, guidance: float = 5.0, size: int | None = None, k: int = 2,
                         min_margin: float = 0.0, per_caption: int = 1) -> list[PreferencePair]:
-    """On-policy pairs, with the latents each image was decoded from: ``k`` samples of ``pipe`` per caption (seeds
-    ``seed + k*i`` .. ``seed + k*i + k-1``), chosen = the one ``reward(images, caption)`` scores highest, rejected =
-    the lowest; with ``per_caption`` = m > 1 also the 2nd best against the 2nd worst, .. the m-th best against the
-    m-th worst (m <= k/2: no sample is in two pairs). A pair whose two rewards differ by less than ``min_margin`` is
-    dropped, as a near-tie says little about which picture is better."""
-    from wb_diffusion.sampling import sample_seeds_with_latents
+    """On-policy pairs: ``k`` samples of ``pipe`` per caption (seeds ``seed + k*i`` .. ``seed + k*i + k-1``), chosen
+    = the one ``reward(images, caption)`` scores highest, rejected = the lowest; with ``per_caption`` = m > 1 also
+    the 2nd best against the 2nd worst, .. the m-th best against the m-th worst (m <= k/2: no sample is in two
+    pairs). A pair whose two rewards differ by less than ``min_margin`` is dropped, as a near-tie says little about
+    which picture is better."""
+    from wb_diffusion.sampling import sample_seeds
 
     if k < 2:
         raise UserError(f"k={k}: a pair needs at least two samples per caption")
@@ -300,14 +262,13 @@ def reward_ranked_pairs(pipe, captions: Sequence[str], reward: Callable[[list[np
                         "sample is in two pairs")
     pairs = []
     for i, caption in enumerate(captions):
-        images, latents = sample_seeds_with_latents(pipe, [seed + k * i + j for j in range(k)], steps, guidance,
-                                                    size or 0, size or 0, prompt=caption)
+        images = sample_seeds(pipe, [seed + k * i + j for j in range(k)], steps, guidance, size or 0, size or 0,
+                              prompt=caption)
         scores = reward(images, caption)
         ranked = sorted(range(k), key=scores.__getitem__, reverse=True)
         for best, worst in zip(ranked[:per_caption], reversed(ranked[-per_caption:])):
             if scores[best] - scores[worst] < min_margin or scores[best] == scores[worst]:
                 continue
             pairs.append(PreferencePair(caption, images[best], images[worst], 1.0,
-                                        f"samples of '{caption}' (reward {scores[best]:.3f} vs {scores[worst]:.3f})",
-                                        latents[best], latents[worst]))
+                                        f"samples of '{caption}' (reward {scores[best]:.3f} vs {scores[worst]:.3f})"))
     return pairs

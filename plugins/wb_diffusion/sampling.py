@@ -56,25 +56,10 @@ def sample_seeds(pipe, seeds: list[int], steps: int, guidance: float, height: in
     """HxWx3 uint8 images, one per seed, for one prompt given as the pipeline takes it (``prompt=`` or
     ``prompt_embeds=``/``negative_prompt_embeds=``), drawn in one batch; each seed has its own CPU generator, so an
     image depends on its seed only (not on the batch or the device). Size 0: the model's own."""
-    return sample_seeds_with_latents(pipe, seeds, steps, guidance, height, width, **inputs)[0]
-
-
-def sample_seeds_with_latents(pipe, seeds: list[int], steps: int, guidance: float, height: int = 0, width: int = 0,
-                              **inputs) -> tuple[list[np.ndarray], np.ndarray]:
-    """:func:`sample_seeds`, and the final latents the images were decoded from (``N x C x h x w`` float32, in the
-    UNet's scale): what a trainer can learn from exactly, without the VAE encoder's round trip."""
-    final: list[torch.Tensor] = []
-
-    def keep_last(_pipe, _step, _t, tensors):
-        final[:] = [tensors["latents"]]  # a reference: the scheduler makes new tensors each step
-        return tensors
-
     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
     out = pipe(num_inference_steps=steps, guidance_scale=guidance, height=height or None, width=width or None,
-               num_images_per_prompt=len(seeds), generator=generators, output_type="np",
-               callback_on_step_end=keep_last, callback_on_step_end_tensor_inputs=["latents"], **inputs)
-    images = [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in out.images]
-    return images, final[0].detach().float().cpu().numpy()
+               num_images_per_prompt=len(seeds), generator=generators, output_type="np", **inputs)
+    return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in out.images]
 
 
 def sample_batches(samples: list[Sample], size: int) -> list[list[Sample]]:

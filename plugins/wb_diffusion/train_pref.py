@@ -62,18 +62,6 @@ def load_pairs(params: PreferenceTuneParams) -> list[PreferencePair]:
     return read_pairs(params.pairs, keep_ties=params.keep_ties, sizes=params.sizes)
 
 
-def check_stored_latents(pairs: list[PreferencePair], shape: tuple[int, int, int], source: str) -> None:
-    """``latents=stored`` needs every pair to carry latents of the UNet's shape at the training resolution."""
-    for pair in pairs:
-        for latent in (pair.chosen_latent, pair.rejected_latent):
-            if latent is None:
-                raise UserError(f"latents=stored: {pair.where or source} has no stored latents (pairs made by "
-                                "diffusion.make-pairs source=samples have them); use latents=encode")
-            if latent.shape != shape:
-                raise UserError(f"latents=stored: {pair.where or source} holds latents of shape {latent.shape}, "
-                                f"this UNet at this resolution takes {shape}")
-
-
 def to_pixels(image: np.ndarray, size: int) -> torch.Tensor:
     """uint8 ``HxWx3`` to a ``3 x size x size`` tensor in [-1, 1]: centre square crop, bicubic resize."""
     from PIL import Image
@@ -143,8 +131,7 @@ class PreferenceStep:
     def __call__(self, batch: list[PreferencePair], generator: torch.Generator,
                  share: Callable[[list[int]], list[int]] = lambda items: items) -> PreferenceLoss:
         """The loss on this process's ``share`` of ``batch``; the randomness is drawn for the whole batch, so the
-        pairs see the same flips, VAE samples, noise and timesteps whatever the number of processes. With
-        ``latents=stored`` the pairs' own latents replace the VAE's encoding (flipped with the pair)."""
+        pairs see the same flips, VAE samples, noise and timesteps whatever the number of processes."""
         pipe, device = self.pipe, self.pipe.unet.device
         size, channels = self.resolution // pipe.vae_scale_factor, pipe.vae.config.latent_channels
         n = len(batch)
@@ -154,23 +141,18 @@ class PreferenceStep:
         all_t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator)
         mine = share(list(range(n)))
         pairs = [batch[i] for i in mine]
-        stored = self.params.latents == "stored"
         chosen, rejected = [], []
         for i, pair in zip(mine, pairs):
-            both = torch.from_numpy(np.stack([pair.chosen_latent, pair.rejected_latent])) if stored else \
-                torch.stack([to_pixels(pair.chosen, self.resolution), to_pixels(pair.rejected, self.resolution)])
+            both = torch.cat([to_pixels(pair.chosen, self.resolution), to_pixels(pair.rejected, self.resolution)])
             if self.params.hflip and flips[i]:
                 both = both.flip(-1)
-            chosen.append(both[0])
-            rejected.append(both[1])
-        if stored:
-            latents = torch.stack(chosen + rejected).to(device, pipe.vae.dtype)
-        else:
-            pixels = torch.stack(chosen + rejected).to(device, pipe.vae.dtype)
-            with torch.no_grad():
-                posterior = pipe.vae.encode(pixels).latent_dist
-                eps = vae_eps[:, mine].flatten(0, 1).to(device, posterior.mean.dtype)
-                latents = (posterior.mean + posterior.std * eps) * pipe.vae.config.scaling_factor
+            chosen.append(both[:3])
+            rejected.append(both[3:])
+        pixels = torch.stack(chosen + rejected).to(device, pipe.vae.dtype)
+        with torch.no_grad():
+            posterior = pipe.vae.encode(pixels).latent_dist
+            eps = vae_eps[:, mine].flatten(0, 1).to(device, posterior.mean.dtype)
+            latents = (posterior.mean + posterior.std * eps) * pipe.vae.config.scaling_factor
         noise = all_noise[mine].to(device, latents.dtype).repeat(2, 1, 1, 1)
         timesteps = all_t[mine].to(device).repeat(2)
         noisy = self.scheduler.add_noise(latents, noise, timesteps)
@@ -253,9 +235,6 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     multiple = max(8, pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1))
     if resolution % multiple:
         raise UserError(f"resolution={resolution}: must be a multiple of {multiple} for this VAE and UNet")
-    if params.latents == "stored":
-        size = resolution // pipe.vae_scale_factor
-        check_stored_latents(pairs, (pipe.vae.config.latent_channels, size, size), params.pairs)
     prompts = params.sample_prompts or list(dict.fromkeys(p.caption for p in pairs))[:4]
     if not prompts or any(not p.strip() for p in prompts):
         raise UserError("sample_prompts: give non-empty prompts")
@@ -279,8 +258,7 @@ def train_preference(method: str, params: MapoParams | DpoParams, ctx: RunContex
     signature = {"method": method, "model": params.model, "pairs": params.pairs, "n_pairs": params.n_pairs,
                  "steps": params.steps, "batch_size": params.batch_size, "grad_accum": params.grad_accum,
                  "lora": params.lora, "lora_rank": params.lora_rank, "data_seed": params.data_seed,
-                 **({"init_lora": params.init_lora} if params.init_lora else {}),
-                 **({"latents": params.latents} if params.latents != "encode" else {})}
+                 **({"init_lora": params.init_lora} if params.init_lora else {})}
     names = ["loss", *sorted(k for k in LOSS_CURVES[method] + SCORE_CURVES[method] if k != "loss"), "implicit_acc"]
     history: list[dict[str, float]] = []
     start = 0

@@ -202,43 +202,6 @@ def test_several_pairs_per_caption_pair_the_ith_best_with_the_ith_worst():
         MakePairsParams(source="samples", k=5, pairs_per_caption=3)
 
 
-def test_on_policy_pairs_keep_the_latents_their_images_were_decoded_from_through_a_write_and_read(tmp_path):
-    """Each sampled picture's latent decodes to that picture (within 1/255); written and read back (image 0 drawn at
-    random), chosen and rejected keep their own latents; a damaged or half-named latent is refused naming it."""
-    torch = pytest.importorskip("torch")
-    from wb_diffusion.tiny import tiny_sd_pipeline
-
-    pipe = tiny_sd_pipeline(seed=0)
-    reward = lambda images, _: [float(im.astype(np.float64).mean()) for im in images]  # noqa: E731  brightness
-    pairs = reward_ranked_pairs(pipe, ["a red circle", "a small blue star", "a large green square"], reward,
-                                seed=1, steps=2, k=4, per_caption=2)
-
-    def decoded(latent):
-        with torch.no_grad():
-            image = pipe.vae.decode(torch.from_numpy(latent)[None] / pipe.vae.config.scaling_factor).sample
-        return pipe.image_processor.postprocess(image, output_type="np")[0]
-
-    for pair in pairs:
-        for image, latent in ((pair.chosen, pair.chosen_latent), (pair.rejected, pair.rejected_latent)):
-            assert latent.dtype == np.float32 and latent.shape == (4, 16, 16)
-            assert np.abs((np.clip(decoded(latent), 0, 1) * 255).round() - image).max() <= 1  # batch vs one: 1/255
-    write_pairs(pairs, tmp_path, seed=0)
-    rows = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
-    assert {r["label_0"] for r in rows} == {0.0, 1.0}  # both orders occur, so the swap is exercised
-    back = read_pairs(tmp_path)
-    for a, b in zip(pairs, back, strict=True):
-        assert np.array_equal(a.chosen_latent, b.chosen_latent) and np.array_equal(a.rejected_latent,
-                                                                                    b.rejected_latent)
-        assert np.array_equal(a.chosen, b.chosen)
-    np.save(tmp_path / rows[1]["latent_1"], np.full((4, 16, 16), np.nan, np.float32))
-    with pytest.raises(UserError, match=r"pairs.jsonl line 2: latent_1 .*_1.npy must be a finite float .*NaN"):
-        read_pairs(tmp_path)
-    del rows[1]["latent_1"]
-    (tmp_path / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    with pytest.raises(UserError, match="line 2: names latent_0 but not its partner"):
-        read_pairs(tmp_path)
-
-
 def test_a_zoo_reward_model_ranks_the_samples_when_named_as_the_reward():
     """``reward=shapes-reward`` scores with the reward model (its log-likelihood), ``reward=tiny-clip`` with the
     CLIP's cosine: the pair's chosen picture is the one the named reward scores highest."""

@@ -82,9 +82,6 @@ def test_bad_parameters_are_named(workbench_home, tmp_path):
     assert record.state == RunState.FAILED and "round1: no such file or folder" in record.error
     with pytest.raises(ParamError, match="continues a LoRA, so it needs lora=true"):
         _run("diffusion.mapo", init_lora=str(tmp_path), lora=False)
-    _, record = _run("diffusion.mapo", latents="stored")  # the drawn-foil pairs have no latents
-    assert record.state == RunState.FAILED and "latents=stored: " in record.error
-    assert "has no stored latents" in record.error and "use latents=encode" in record.error
 
 
 def test_made_pairs_train_from_their_folder(workbench_home):
@@ -121,9 +118,8 @@ def test_on_policy_pairs_are_written_for_training_and_an_unmet_margin_fails_nami
 
 
 def test_a_second_online_round_draws_pairs_from_the_tuned_model_and_continues_its_lora(workbench_home):
-    """Round 2: make-pairs samples base + round 1's LoRA (other pictures than the base's), and MaPO (on the pairs'
-    stored latents) / DPO continue that LoRA (DPO's first loss is then off log 2: the policy starts away from its
-    reference, the base)."""
+    """Round 2: make-pairs samples base + round 1's LoRA (other pictures than the base's), and MaPO / DPO continue
+    that LoRA (DPO's first loss is then off log 2: the policy starts away from its reference, the base)."""
     from wb_diffusion.preference import read_pairs
 
     first, record = _run("diffusion.mapo", steps=2, lr=1e-2)
@@ -139,8 +135,7 @@ def test_a_second_online_round_draws_pairs_from_the_tuned_model_and_continues_it
     assert [p.caption for p in drawn["base"]] == [p.caption for p in drawn["tuned"]]
     assert all(not (a.chosen == b.chosen).all() or not (a.rejected == b.rejected).all()
                for a, b in zip(drawn["base"], drawn["tuned"], strict=True))
-    second, record = _run("diffusion.mapo", steps=1, init_lora=str(lora), pairs=str(workbench_home / "tuned"),
-                          latents="stored")
+    second, record = _run("diffusion.mapo", steps=1, init_lora=str(lora), pairs=str(workbench_home / "tuned"))
     assert record.state == RunState.COMPLETED, record.error
     a = load_file(str(lora / "pytorch_lora_weights.safetensors"))
     b = load_file(str(second / "artifacts" / "lora" / "pytorch_lora_weights.safetensors"))
@@ -239,38 +234,6 @@ def test_chosen_and_rejected_share_noise_and_timestep_and_epochs_cover_every_pai
     assert not torch.equal(*seen["latents"].chunk(2))
     order = [i for s in range(5) for i in batch_indices(10, 2, s, 0, 1, seed=4)]
     assert sorted(order) == list(range(10)) and order != list(range(10))
-
-
-def test_stored_latents_replace_the_vae_encoding_and_flip_with_their_pair():
-    """latents=stored: the latents noised are the pairs' own (chosen first), flipped exactly where the batch's
-    flips fall, and the same draws (flips, noise, timesteps) as latents=encode."""
-    from wb_diffusion.params_pref import MapoParams
-    from wb_diffusion.preference import PreferencePair
-    from wb_diffusion.tiny import tiny_sd_pipeline
-    from wb_diffusion.train_pref import PreferenceStep
-
-    rng = torch.Generator().manual_seed(0)
-    pairs = [PreferencePair(f"caption {i}", *torch.randint(0, 255, (2, 32, 32, 3), generator=rng,
-                                                           dtype=torch.uint8).numpy(), 1.0, f"row {i}",
-                            *torch.randn(2, 4, 16, 16, generator=rng).numpy()) for i in range(6)]
-    seen = {}
-    for mode in ("stored", "encode"):
-        step = PreferenceStep(tiny_sd_pipeline(seed=0), "mapo", MapoParams(model="tiny-random", latents=mode), 32)
-        add_noise = step.scheduler.add_noise
-
-        def spy(latents, noise, timesteps, mode=mode, add_noise=add_noise):
-            seen[mode] = (latents, noise, timesteps)
-            return add_noise(latents, noise, timesteps)
-
-        step.scheduler.add_noise = spy
-        assert torch.isfinite(step(pairs, torch.Generator().manual_seed(1)).loss)
-    flips = torch.rand(6, generator=torch.Generator().manual_seed(1)) < 0.5
-    assert 0 < int(flips.sum()) < 6
-    want = [torch.from_numpy(getattr(p, f"{side}_latent")) for side in ("chosen", "rejected") for p in pairs]
-    want = torch.stack([w.flip(-1) if flips[i % 6] else w for i, w in enumerate(want)])
-    assert torch.equal(seen["stored"][0], want)
-    assert not torch.allclose(seen["encode"][0], want)
-    assert all(torch.equal(a, b) for a, b in zip(seen["stored"][1:], seen["encode"][1:]))
 
 
 def test_sdxl_trains_through_the_same_loop_and_its_lora_loads_into_sdxl(workbench_home):

@@ -227,19 +227,6 @@ def _lora(path: Path, sdxl: bool = False) -> None:
     (path.parent / f"{path.name}.saved").rmdir()
 
 
-def _latent_pairs(folder: Path) -> None:
-    """Two preference pairs with their stored latents, as diffusion.make-pairs source=samples writes them."""
-    from wb_diffusion.preference import PreferencePair, write_pairs
-
-    rng = np.random.default_rng(0)
-    write_pairs([PreferencePair("a red circle", *rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8), 1.0, "",
-                                *rng.standard_normal((2, 4, 2, 2)).astype(np.float32)) for _ in range(2)], folder)
-
-
-def _latent(array: np.ndarray) -> Callable[[Path], None]:
-    return lambda path: np.save(path, array, allow_pickle=False)
-
-
 def _source_stats(path: Path) -> None:
     import torch
 
@@ -424,12 +411,6 @@ def _read_lora(path: Path):
     from wb_diffusion.tiny import tiny_sd_pipeline
 
     return continue_lora(tiny_sd_pipeline(seed=0), str(path))
-
-
-def _read_preference_pairs(path: Path):
-    from wb_diffusion.preference import read_pairs
-
-    return read_pairs(path)
 
 
 def _read_source_stats(path: Path):
@@ -666,11 +647,6 @@ READERS: list[Reader] = [
     Reader("diffusion LoRA (lora, init_lora)", "lora.safetensors", _lora, _read_lora, text=False,
            specific={"other-architecture": lambda p: _lora(p, sdxl=True), "wrong-shape": _safetensors,
                      "nan-inf": lambda p: _tensor_file(_nan_tensors())(p)}),
-    Reader("preference pairs (a stored latent)", "pairs", _latent_pairs, _read_preference_pairs, folder=True,
-           target="images/000000_0.npy", text=False,
-           specific={"nan-inf": _latent(np.full((4, 2, 2), np.nan, np.float32)),
-                     "wrong-shape": _latent(np.zeros((2, 2), np.float32)),
-                     "wrong-type": _latent(np.zeros((4, 2, 2), np.int64))}),
     Reader("OOD checkpoint (ood.evaluate)", "model.safetensors", _digits_weights, _read_ood_checkpoint,
            text=False, specific={"wrong-shape": _safetensors}),
     Reader("CAFA source statistics", "stats.safetensors", _source_stats, _read_source_stats, text=False,
