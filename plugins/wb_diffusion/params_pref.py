@@ -127,8 +127,8 @@ class MakePairsParams(VersionedParams):
     pairs_per_caption: int = Field(1, ge=1, le=32, description="samples: pairs made of one caption's k samples: "
                                                                "best vs worst, then 2nd best vs 2nd worst, .. "
                                                                "(at most k/2)")
-    min_margin: float = Field(0.0, ge=0, le=1000, description="samples: drop a caption whose best and worst "
-                                                              "rewards differ by less than this")
+    min_margin: float = Field(0.0, ge=0, le=1000, description="samples: drop a pair whose two rewards differ by "
+                                                              "less than this")
     steps: int = Field(20, ge=1, le=1000, description="samples: denoising steps")
     guidance: float = Field(5.0, ge=0, description="samples: classifier-free guidance")
 
